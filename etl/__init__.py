@@ -1,0 +1,1 @@
+"""topup-recon: nightly three-way reconciliation of top-up orders, provider statements and billing."""

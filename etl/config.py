@@ -1,0 +1,134 @@
+"""The one typed configuration: package defaults, an optional TOML file, then environment.
+
+Precedence, lowest first: ``etl/defaults.toml`` → the file named by ``RECON_CONFIG`` →
+environment variables ``RECON_<SECTION>__<KEY>`` (plus the short path aliases
+``RECON_LANDING``, ``RECON_WAREHOUSE``, ``RECON_OUTPUT``, ``RECON_QUARANTINE``,
+``RECON_STAGING``) → command-line options (applied by the CLI with :meth:`Settings.with_paths`).
+"""
+from __future__ import annotations
+
+import json
+import os
+import tomllib
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+Provider = Literal["alipay", "wechatpay", "unionpay"]
+PROVIDERS: tuple[Provider, ...] = ("alipay", "wechatpay", "unionpay")
+INTERNAL_SOURCES = ("orders", "billing", "surveys", "complaints")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paths(_Section):
+    landing: Path
+    warehouse: Path
+    output: Path
+    quarantine: Path
+    staging: Path
+
+
+class Providers(_Section):
+    active: tuple[Provider, ...]
+    fee_rates: dict[Provider, Decimal]
+
+
+class Matching(_Section):
+    grace_minutes: int = Field(ge=0)
+    amount_tolerance: Decimal = Field(ge=0)
+    fallback_window_minutes: int = Field(gt=0)
+    recheck_days: int = Field(ge=0)
+    sla_minutes: dict[str, int]
+
+    def sla_for(self, product_type: str) -> int:
+        return self.sla_minutes.get(product_type, self.sla_minutes["default"])
+
+
+class DuckDB(_Section):
+    threads: int = Field(ge=1)
+    memory_limit: str
+
+
+class Alerts(_Section):
+    max_open_break_amount: Decimal
+    max_open_break_count: int
+    email_to: tuple[str, ...] = ()
+    deadline: str
+
+
+class Settings(_Section):
+    paths: Paths
+    providers: Providers
+    matching: Matching
+    duckdb: DuckDB
+    alerts: Alerts
+
+    @field_validator("providers")
+    @classmethod
+    def _rates_for_active(cls, v: Providers) -> Providers:
+        missing = [p for p in v.active if p not in v.fee_rates]
+        if missing:
+            raise ValueError(f"no contracted fee rate for active provider(s) {missing}")
+        return v
+
+    def with_paths(self, **overrides: Path | str | None) -> "Settings":
+        """A copy with the given path options replaced (None leaves a path as it is)."""
+        given = {k: Path(v) for k, v in overrides.items() if v is not None}
+        return self.model_copy(update={"paths": self.paths.model_copy(update=given)})
+
+    def source_dirs(self) -> tuple[str, ...]:
+        """Landing sub-folders this configuration reads, in processing order."""
+        return ("orders", *self.providers.active, "billing", "surveys", "complaints")
+
+
+_PATH_ALIASES = {f"RECON_{k.upper()}": ("paths", k) for k in Paths.model_fields}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, Any]:
+    over: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if name in _PATH_ALIASES:
+            keys = _PATH_ALIASES[name]
+        elif name.startswith("RECON_") and "__" in name:
+            keys = tuple(part.lower() for part in name[len("RECON_"):].split("__"))
+        else:
+            continue
+        # JSON for lists and numbers (RECON_PROVIDERS__ACTIVE='["alipay"]'), else the raw string.
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        node = over
+        for key in keys[:-1]:
+            node = node.setdefault(key, {})
+        node[keys[-1]] = value
+    return over
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    environ = dict(os.environ if environ is None else environ)
+    data = tomllib.loads(resources.files("etl").joinpath("defaults.toml").read_text("utf-8"))
+    if extra := environ.get("RECON_CONFIG"):
+        data = _merge(data, tomllib.loads(Path(extra).read_text("utf-8")))
+    data = _merge(data, _env_overrides(environ))
+    return Settings.model_validate(data)
+
+
+@cache
+def project_root() -> Path:
+    """The checkout holding ``sql/`` and ``reports/`` (the package is installed editable)."""
+    return Path(__file__).resolve().parents[1]
