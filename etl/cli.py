@@ -1,0 +1,164 @@
+"""``recon``: the command line that people and automation use (shared/spec/cli.md)."""
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from etl.config import Settings, load_settings
+from etl.privacy import MaskingFilter
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="topup-recon: reconcile top-up orders, payment-provider statements and carrier billing, "
+         "night by night, and report every break to finance, ops and product.",
+)
+console = Console(stderr=True)
+
+LandingOpt = Annotated[Optional[Path], typer.Option("--landing", help="Landing zone: <landing>/<date>/<source>/ (env RECON_LANDING).")]
+WarehouseOpt = Annotated[Optional[Path], typer.Option("--warehouse", help="DuckDB warehouse file (env RECON_WAREHOUSE).")]
+OutputOpt = Annotated[Optional[Path], typer.Option("--output", help="Reports and exports: <output>/<date>/ (env RECON_OUTPUT).")]
+QuarantineOpt = Annotated[Optional[Path], typer.Option("--quarantine", help="Where bad files go, with their reasons (env RECON_QUARANTINE).")]
+
+
+def _settings(**paths: Path | None) -> Settings:
+    return load_settings().with_paths(**paths)
+
+
+def _setup_logging(verbose: bool) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(MaskingFilter())
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=logging.INFO if verbose else logging.WARNING, handlers=[handler], force=True)
+
+
+def _progress(message: str) -> None:
+    console.print(message, highlight=False)
+
+
+def _parse_date(value: str, option: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise typer.BadParameter(f"{value!r} is not a date like 2026-11-24", param_hint=option) from None
+
+
+def _fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}", highlight=False)
+    raise typer.Exit(1)
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log each step.")] = False) -> None:
+    _setup_logging(verbose)
+
+
+@app.command()
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="Landing zone to fill; the ground truth goes beside it.")] = Path("data/landing"),
+    start: Annotated[str, typer.Option("--start", help="First business date (YYYY-MM-DD).")] = "2026-11-01",
+    days: Annotated[int, typer.Option("--days", min=1, help="Consecutive days to generate.")] = 7,
+    orders_per_day: Annotated[int, typer.Option("--orders-per-day", min=10, help="Orders per day.")] = 20_000,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same files.")] = 7,
+) -> None:
+    """Generate sample ledgers in their real formats, with every kind of break injected."""
+    from etl.generate import generate_landing
+
+    first = _parse_date(start, "--start")
+    with console.status(f"generating {days} day(s) × {orders_per_day:,} orders …"):
+        summary = generate_landing(out, first, days, orders_per_day, seed, load_settings())
+    console.print(f"wrote {days} day(s) of landing files to {out} (ground truth beside it)")
+    return summary
+
+
+@app.command()
+def ingest(
+    date_: Annotated[str, typer.Option("--date", help="Business date to load (YYYY-MM-DD).")],
+    landing: LandingOpt = None, warehouse: WarehouseOpt = None, quarantine: QuarantineOpt = None,
+) -> None:
+    """Parse and check one date's landing files and load them into the warehouse."""
+    from etl.pipeline import RunError, ingest_only
+
+    settings = _settings(landing=landing, warehouse=warehouse, quarantine=quarantine)
+    try:
+        summary = ingest_only(settings, _parse_date(date_, "--date"), _progress)
+    except RunError as exc:
+        _fail(str(exc))
+    for q in summary.files_quarantined:
+        console.print(f"[yellow]quarantined[/yellow] {q['source_file']}: {q['reason']}", highlight=False)
+    console.print(f"loaded {len(summary.files_loaded)} file(s)")
+
+
+@app.command()
+def run(
+    date_: Annotated[Optional[str], typer.Option("--date", help="Business date to reconcile (YYYY-MM-DD).")] = None,
+    from_: Annotated[Optional[str], typer.Option("--from", help="First date of a range.")] = None,
+    to: Annotated[Optional[str], typer.Option("--to", help="Last date of a range (inclusive).")] = None,
+    landing: LandingOpt = None, warehouse: WarehouseOpt = None, output: OutputOpt = None,
+    quarantine: QuarantineOpt = None,
+) -> None:
+    """Ingest, match, carry open items, export breaks and render reports for a date or a range."""
+    from etl.match import ControlTotalsError
+    from etl.pipeline import RunError, run_dates
+
+    if date_ and (from_ or to):
+        raise typer.BadParameter("give --date, or --from and --to, not both")
+    if date_:
+        dates = [_parse_date(date_, "--date")]
+    elif from_ and to:
+        first, last = _parse_date(from_, "--from"), _parse_date(to, "--to")
+        if last < first:
+            raise typer.BadParameter("--to is before --from")
+        dates = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    else:
+        raise typer.BadParameter("give --date, or --from and --to")
+    settings = _settings(landing=landing, warehouse=warehouse, output=output, quarantine=quarantine)
+    try:
+        summaries = run_dates(settings, dates, _progress)
+    except (RunError, ControlTotalsError) as exc:
+        _fail(str(exc))
+    for s in summaries:
+        breaks = sum(s.breaks_by_type.values())
+        console.print(
+            f"[green]{s.business_date}[/green]: {len(s.files_loaded)} file(s) loaded, "
+            f"{len(s.files_quarantined)} quarantined, {breaks:,} break(s) → "
+            f"{settings.paths.output / s.business_date.isoformat()}", highlight=False)
+
+
+@app.command()
+def resolve(
+    key: Annotated[Optional[str], typer.Argument(help="An order id, or a break key like ORPHAN_CREDIT|C123.")] = None,
+    by: Annotated[str, typer.Option("--by", help="Who resolves (recorded in the audit trail).")] = ...,
+    why: Annotated[Optional[str], typer.Option("--why", help="Why (recorded in the audit trail).")] = None,
+    file: Annotated[Optional[Path], typer.Option("--file", help="CSV of resolutions: key,why (one per line, header).")] = None,
+    as_of: Annotated[Optional[str], typer.Option("--as-of", help="First business date the resolution applies to (default: today, Asia/Shanghai).")] = None,
+    reopen: Annotated[bool, typer.Option("--reopen", help="Reopen instead of resolve (supersedes the earlier resolution).")] = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Mark open breaks resolved (append-only audit trail: never edited, only superseded)."""
+    from etl.resolve import ResolveError, resolve_breaks, resolutions_from_csv
+
+    settings = _settings(warehouse=warehouse)
+    effective = _parse_date(as_of, "--as-of") if as_of else None
+    if (key is None) == (file is None):
+        raise typer.BadParameter("give one ORDER_OR_KEY, or --file")
+    if key is not None and not why:
+        raise typer.BadParameter("--why is required", param_hint="--why")
+    try:
+        items = [(key, why)] if key is not None else resolutions_from_csv(file)
+        done = resolve_breaks(settings, items, by=by, effective_date=effective,
+                              action="reopen" if reopen else "resolve")
+    except ResolveError as exc:
+        _fail(str(exc))
+    for r in done:
+        console.print(f"{r.action}d {r.break_key} (effective {r.effective_date})", highlight=False)
+
+
+if __name__ == "__main__":
+    app()

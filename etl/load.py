@@ -1,0 +1,97 @@
+"""Load staged Parquet into the warehouse: the single writer.
+
+For a landing date the load replaces that date's raw rows whole (so a re-run is idempotent),
+and loads a file only once: a file whose content hash was already loaded, under any name or
+date, is a re-sent duplicate and goes to quarantine.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import date
+
+from etl.config import Settings
+from etl.ingest.stage import SourceManifest
+from etl.quarantine import QuarantinedFile, quarantine
+from etl.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+RAW_TABLE = {
+    "orders": "raw_orders",
+    "billing": "raw_billing",
+    "surveys": "raw_surveys",
+    "complaints": "raw_complaints",
+    "alipay": "raw_payments",
+    "wechatpay": "raw_payments",
+    "unionpay": "raw_payments",
+}
+TOTALS_COLUMNS = ("row_count", "payment_count", "payment_amount", "refund_count", "refund_amount",
+                  "fee_total", "settle_amount")
+
+
+@dataclass
+class LoadResult:
+    loaded: list[tuple[str, str, int]] = field(default_factory=list)  # source, file, rows
+    duplicates: list[QuarantinedFile] = field(default_factory=list)
+
+
+def _earlier_copy(wh: Warehouse, digest: str) -> tuple[str, date] | None:
+    row = wh.execute("select source_file, landing_date from loaded_files where file_hash = $h "
+                     "order by landing_date, source_file limit 1", {"h": digest}).fetchone()
+    return None if row is None else (row[0], row[1])
+
+
+def load_date(wh: Warehouse, settings: Settings, landing_date: date, manifests: list[SourceManifest]) -> LoadResult:
+    result = LoadResult()
+    params = {"d": landing_date}
+    with wh.transaction():
+        for table in sorted(set(RAW_TABLE.values())) + ["loaded_files", "statement_totals"]:
+            wh.execute(f"delete from {table} where landing_date = $d", params)
+        for manifest in manifests:
+            if manifest.parquet is None:
+                continue
+            accepted: list[str] = []
+            for staged in manifest.files:
+                earlier = _earlier_copy(wh, staged.file_hash)
+                if earlier is not None:
+                    cause = (f"re-sent file: same content as {earlier[0]} "
+                             f"(loaded for {earlier[1].isoformat()}); not loaded again")
+                    path = settings.paths.landing / staged.source_file
+                    if path.exists():
+                        result.duplicates.append(quarantine(
+                            path, settings.paths.landing, settings.paths.quarantine, landing_date,
+                            manifest.source, cause))
+                    continue
+                wh.execute(
+                    "insert into loaded_files values ($h, $d, $s, $f, $n, current_timestamp::timestamp)",
+                    {"h": staged.file_hash, "d": landing_date, "s": manifest.source,
+                     "f": staged.source_file, "n": staged.rows})
+                if staged.totals is not None:
+                    wh.execute(
+                        "insert into statement_totals values ($d, $s, $f, $h, "
+                        + ", ".join(f"${c}" for c in TOTALS_COLUMNS) + ")",
+                        {"d": landing_date, "s": manifest.source, "f": staged.source_file,
+                         "h": staged.file_hash, **{c: staged.totals.get(c) for c in TOTALS_COLUMNS}})
+                accepted.append(staged.source_file)
+                result.loaded.append((manifest.source, staged.source_file, staged.rows))
+            if accepted:
+                table = RAW_TABLE[manifest.source]
+                wh.execute(
+                    f"insert into {table} by name select *, $d::date as landing_date from read_parquet($p) "
+                    "where list_contains($files, source_file)",
+                    {"d": landing_date, "p": manifest.parquet, "files": accepted})
+        for q in result.duplicates:
+            _log_quarantine(wh, q)
+        for manifest in manifests:
+            for q in manifest.quarantined:
+                _log_quarantine(wh, q)
+    return result
+
+
+def _log_quarantine(wh: Warehouse, q: QuarantinedFile) -> None:
+    wh.execute(
+        "insert into quarantine_log select $d, $s, $f, $qp, $r, $l, current_timestamp::timestamp "
+        "where not exists (select 1 from quarantine_log where landing_date = $d and source = $s and source_file = $f)",
+        {"d": q.landing_date, "s": q.source, "f": q.source_file, "qp": q.quarantine_path, "r": q.reason,
+         "l": q.line})

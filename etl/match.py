@@ -1,0 +1,122 @@
+"""Match one business date: run the SQL models in order, check the control totals, and
+replace that date's results in the warehouse in one transaction."""
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from datetime import date, datetime, time as dtime, timedelta
+
+from etl.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+# The models, in the order a day's data flows through them.
+MODELS = (
+    "staging/stg_orders",
+    "staging/stg_payments",
+    "staging/stg_credits",
+    "matching/int_scope",
+    "matching/int_payment_net",
+    "matching/int_order_payments",
+    "matching/int_order_credits",
+    "matching/int_order_eval",
+    "outcomes/order_breaks",
+    "outcomes/orphan_payments",
+    "outcomes/orphan_credits",
+    "outcomes/fee_breaks",
+    "outcomes/row_outcomes",
+    "outcomes/control_totals",
+    "outcomes/outcome_totals",
+    "outcomes/settlement",
+    "breaks/breaks_found",
+    "breaks/breaks_snapshot",
+    "breaks/fallback_suggestions",
+)
+
+# Per-date results kept in the warehouse, and the temp table each is filled from.
+RESULTS = {
+    "order_eval": "int_order_eval",
+    "break_log": "breaks_snapshot",
+    "fallback_suggestions": "fallback_suggestions",
+    "control_totals": "control_totals",
+    "outcome_totals": "outcome_totals",
+    "settlement": "settlement",
+}
+
+
+class ControlTotalsError(RuntimeError):
+    """Rows or money that the run cannot account for: the run must not publish."""
+
+
+@dataclass
+class MatchResult:
+    business_date: date
+    control_totals: list[dict]
+    breaks_by_type: dict[str, int]
+    seconds: float
+
+
+def _parameters(wh: Warehouse, run_date: date) -> dict:
+    day_start = datetime.combine(run_date, dtime())
+    return {
+        "run_date": run_date,
+        "day_start": day_start,
+        "day_end": day_start + timedelta(days=1),
+        "tolerance": wh.settings.matching.amount_tolerance,
+        "window_minutes": wh.settings.matching.fallback_window_minutes,
+    }
+
+
+def _configuration_tables(wh: Warehouse) -> None:
+    settings = wh.settings
+    wh.con.execute("create or replace temp table cfg_sla (product_type varchar, sla_minutes integer)")
+    wh.con.executemany("insert into cfg_sla values (?, ?)", list(settings.matching.sla_minutes.items()))
+    wh.con.execute("create or replace temp table cfg_fee_rates (provider varchar, rate decimal(9, 6))")
+    wh.con.executemany("insert into cfg_fee_rates values (?, ?)", list(settings.providers.fee_rates.items()))
+
+
+def check_control_totals(wh: Warehouse, run_date: date) -> list[dict]:
+    rows = wh.con.execute("select * from control_totals order by source").fetchall()
+    names = [d[0] for d in wh.con.description]
+    totals = [dict(zip(names, r)) for r in rows]
+    broken = [t for t in totals if not t["balanced"]]
+    if broken:
+        lines = [
+            f"  {t['source']}: rows in {t['rows_in']}, classified {t['rows_classified']} "
+            f"({t['rows_unclassified']} unclassified, difference {t['rows_in'] - t['rows_classified']}); "
+            f"amount in {t['amount_in']}, classified {t['amount_classified']} "
+            f"(difference {t['amount_in'] - t['amount_classified']})"
+            for t in broken
+        ]
+        raise ControlTotalsError(f"control totals do not balance for {run_date}:\n" + "\n".join(lines))
+    return totals
+
+
+def match_date(wh: Warehouse, run_date: date) -> MatchResult:
+    started = time.perf_counter()
+    params = _parameters(wh, run_date)
+    _configuration_tables(wh)
+    for name in MODELS:
+        t0 = time.perf_counter()
+        wh.model(name, params)
+        log.info("model %-36s %6.2fs", name, time.perf_counter() - t0)
+    totals = check_control_totals(wh, run_date)
+    # Model tables are temporary and share their names with the persistent results: qualify.
+    database = wh.scalar("select current_database()")
+    with wh.transaction():
+        for table, source in RESULTS.items():
+            target = f"{database}.main.{table}"
+            wh.execute(f"delete from {target} where business_date = $d", {"d": run_date})
+            columns = [c for (c,) in wh.con.execute(
+                "select column_name from duckdb_columns() where table_name = $t and schema_name = 'main' "
+                "and database_name = $db order by column_index", {"t": table, "db": database}).fetchall()]
+            select = ", ".join("$d::date as business_date" if c == "business_date" else c for c in columns)
+            wh.execute(f"insert into {target} ({', '.join(columns)}) select {select} from temp.main.{source}",
+                       {"d": run_date})
+    by_type = dict(wh.con.execute(
+        "select break_type, count(*) from breaks_snapshot where exported group by 1 order by 1").fetchall())
+    for name in MODELS:  # later readers (reports) must see the persistent tables, not today's temps
+        wh.con.execute(f"drop table if exists temp.main.{Path(name).name}")
+    return MatchResult(run_date, totals, by_type, round(time.perf_counter() - started, 3))

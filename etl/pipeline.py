@@ -1,0 +1,225 @@
+"""One business date from landing to output: ingest → load → match → export → reports.
+
+``run_date`` is what ``recon run`` and the Airflow DAG's tasks call. Outputs of a date are
+written to a hidden folder and renamed into place at the end, so a crashed run never leaves
+a half-written report visible; the warehouse's per-date results are replaced in one
+transaction, so re-running a date gives the same result.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from typing import Callable, Iterator
+
+import psutil
+
+from etl.config import Settings
+from etl.export import write_breaks
+from etl.ingest.stage import REQUIRED_LEDGERS, SourceManifest, read_manifest, stage_source
+from etl.load import load_date
+from etl.match import match_date
+from etl.quarantine import quarantined_for
+from etl.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+Progress = Callable[[str], None]
+
+
+class RunError(RuntimeError):
+    """The run could not complete: nothing for the date was published."""
+
+
+@dataclass
+class RunSummary:
+    business_date: date
+    status: str = "running"
+    started_at: str = field(default_factory=lambda: datetime.now().isoformat(timespec="seconds"))
+    finished_at: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+    files_loaded: list[dict] = field(default_factory=list)
+    files_quarantined: list[dict] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    control_totals: list[dict] = field(default_factory=list)
+    breaks_by_type: dict[str, int] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
+    peak_rss_mb: float = 0.0
+
+    def as_json(self) -> str:
+        data = {k: getattr(self, k) for k in self.__dataclass_fields__}
+        data["business_date"] = self.business_date.isoformat()
+        return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+
+
+@contextmanager
+def timed(summary: RunSummary, stage: str, progress: Progress | None = None) -> Iterator[None]:
+    if progress:
+        progress(f"{stage} …")
+    started = time.perf_counter()
+    yield
+    summary.timings[stage] = round(time.perf_counter() - started, 3)
+    log.info("%s done in %.2fs", stage, summary.timings[stage])
+
+
+@contextmanager
+def run_lock(settings: Settings) -> Iterator[None]:
+    """One run per warehouse at a time: a second one fails at once with a clear message."""
+    lock_path = settings.paths.warehouse.with_name(settings.paths.warehouse.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("a+") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.seek(0)
+            holder = fh.read().strip() or "another process"
+            raise RunError(f"another recon run is using {settings.paths.warehouse} ({holder}); "
+                           "wait for it to finish, then run again") from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {datetime.now().isoformat(timespec='seconds')}")
+        fh.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def landing_dates(settings: Settings) -> list[date]:
+    root = settings.paths.landing
+    if not root.is_dir():
+        return []
+    return sorted(date.fromisoformat(p.name) for p in root.iterdir() if p.is_dir() and DATE_DIR.match(p.name))
+
+
+def stage_all(settings: Settings, business_date: date, progress: Progress | None = None) -> list[SourceManifest]:
+    """Parse every source of the date in parallel (threads: parsers release the GIL in
+    DuckDB/pyarrow), each into its own staging Parquet."""
+    sources = settings.source_dirs()
+    with ThreadPoolExecutor(max_workers=max(1, settings.duckdb.threads)) as pool:
+        manifests = list(pool.map(lambda s: stage_source(settings, business_date, s), sources))
+    for m in manifests:
+        if progress:
+            rows = sum(f.rows for f in m.files)
+            progress(f"  {m.source:<10} {len(m.files)} file(s), {rows:,} rows, "
+                     f"{len(m.quarantined)} quarantined ({m.seconds:.1f}s)")
+    return manifests
+
+
+def check_required(settings: Settings, manifests: list[SourceManifest], summary: RunSummary) -> None:
+    required = set(REQUIRED_LEDGERS) | set(settings.providers.active)
+    missing = [m.problem for m in manifests if m.problem and m.source in required]
+    for m in manifests:
+        if m.problem and m.source not in required:
+            summary.warnings.append(m.problem)
+    if missing:
+        raise RunError("cannot reconcile without: " + "; ".join(missing))
+
+
+def ingest(settings: Settings, business_date: date, wh: Warehouse, summary: RunSummary,
+           progress: Progress | None = None, manifests: list[SourceManifest] | None = None) -> None:
+    """Stage (unless the DAG already did) and load one landing date into the warehouse."""
+    if manifests is None:
+        with timed(summary, "stage", progress):
+            manifests = stage_all(settings, business_date, progress)
+    check_required(settings, manifests, summary)
+    for m in manifests:
+        summary.warnings.extend(f"{f.source_file}: {w}" for f in m.files for w in f.warnings)
+    with timed(summary, "load", progress):
+        result = load_date(wh, settings, business_date, manifests)
+    summary.files_loaded = [{"source": s, "file": f, "rows": n} for s, f, n in result.loaded]
+
+
+def publish(staging_dir: Path, final_dir: Path) -> None:
+    """Swap a fully written output folder into place with renames."""
+    old = final_dir.with_name(f".{final_dir.name}.old-{os.getpid()}")
+    if final_dir.exists():
+        os.replace(final_dir, old)
+    os.replace(staging_dir, final_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _matched_dates(wh: Warehouse) -> set[date]:
+    return {d for (d,) in wh.rows("select distinct business_date from run_log where status = 'ok'")}
+
+
+def write_outputs(settings: Settings, wh: Warehouse, business_date: date, summary: RunSummary,
+                  progress: Progress | None = None) -> Path:
+    output_root = settings.paths.output
+    output_root.mkdir(parents=True, exist_ok=True)
+    tmp = output_root / f".{business_date.isoformat()}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        with timed(summary, "export", progress):
+            write_breaks(wh, business_date, tmp)
+        with timed(summary, "reports", progress):
+            from reports.render import render_all
+
+            render_all(wh, business_date, tmp, summary)
+        summary.status = "ok"
+        summary.finished_at = datetime.now().isoformat(timespec="seconds")
+        summary.peak_rss_mb = round(psutil.Process().memory_info().rss / 2**20, 1)
+        summary.outputs = sorted(p.name for p in tmp.iterdir()) + ["run_summary.json"]
+        (tmp / "run_summary.json").write_text(summary.as_json(), "utf-8")
+        final = output_root / business_date.isoformat()
+        publish(tmp, final)
+        return final
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def run_one(settings: Settings, wh: Warehouse, business_date: date, progress: Progress | None = None,
+            manifests: list[SourceManifest] | None = None) -> RunSummary:
+    summary = RunSummary(business_date)
+    if progress:
+        progress(f"business date {business_date}")
+    ingest(settings, business_date, wh, summary, progress, manifests)
+    with timed(summary, "match", progress):
+        result = match_date(wh, business_date)
+    summary.control_totals = result.control_totals
+    summary.breaks_by_type = result.breaks_by_type
+    summary.files_quarantined = [q.as_json() for q in quarantined_for(settings.paths.quarantine, business_date)]
+    write_outputs(settings, wh, business_date, summary, progress)
+    with wh.transaction():
+        wh.execute("delete from run_log where business_date = $d", {"d": business_date})
+        wh.execute("insert into run_log values ($d, $s::timestamp, current_timestamp::timestamp, 'ok', $j)",
+                   {"d": business_date, "s": summary.started_at, "j": summary.as_json()})
+    return summary
+
+
+def run_dates(settings: Settings, dates: list[date], progress: Progress | None = None) -> list[RunSummary]:
+    """Run each date in order. Earlier landing dates never run are run first: a date's open
+    items are carried from the run before it, so any order of requests gives the same result."""
+    summaries = []
+    with run_lock(settings), Warehouse(settings) as wh:
+        done = _matched_dates(wh)
+        wanted = sorted(set(dates))
+        earlier = [d for d in landing_dates(settings) if d < wanted[0] and d not in done]
+        for business_date in earlier + wanted:
+            summaries.append(run_one(settings, wh, business_date, progress))
+    return summaries
+
+
+def ingest_only(settings: Settings, business_date: date, progress: Progress | None = None) -> RunSummary:
+    summary = RunSummary(business_date)
+    with run_lock(settings), Warehouse(settings) as wh:
+        ingest(settings, business_date, wh, summary, progress)
+    summary.files_quarantined = [q.as_json() for q in quarantined_for(settings.paths.quarantine, business_date)]
+    summary.status = "ingested"
+    return summary
+
+
+def staged_manifests(settings: Settings, business_date: date) -> list[SourceManifest]:
+    """The manifests parallel staging tasks wrote (the Airflow path)."""
+    return [read_manifest(settings, business_date, s) for s in settings.source_dirs()]

@@ -1,0 +1,107 @@
+"""The one place that opens the DuckDB warehouse and runs the models in ``sql/``.
+
+A model is a file ``sql/<stage>/<name>.sql`` holding one ``select``. ``Warehouse.model``
+materialises it as a temporary table named after the file, binding the ``$parameters`` it
+uses; nothing is ever formatted into SQL text.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import time
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+from typing import Any, Iterator
+
+import duckdb
+
+from etl.config import Settings, project_root
+
+log = logging.getLogger(__name__)
+
+SQL_DIR = project_root() / "sql"
+_PARAM = re.compile(r"\$([a-z_][a-z0-9_]*)")
+_COMMENT = re.compile(r"--[^\n]*")
+
+
+@cache
+def read_sql(name: str) -> str:
+    """The text of ``sql/<name>.sql`` (``name`` like ``matching/int_order_money``)."""
+    return (SQL_DIR / f"{name}.sql").read_text("utf-8")
+
+
+def bind(sql: str, params: dict[str, Any]) -> dict[str, Any]:
+    """The subset of ``params`` that ``sql`` refers to; a missing one is an error."""
+    code = _COMMENT.sub("", sql)
+    wanted = set(_PARAM.findall(code))
+    missing = wanted - params.keys()
+    if missing:
+        raise KeyError(f"SQL needs parameter(s) {sorted(missing)}")
+    return {k: params[k] for k in wanted}
+
+
+class Warehouse:
+    def __init__(self, settings: Settings, path: Path | None = None, read_only: bool = False):
+        self.settings = settings
+        self.path = Path(path or settings.paths.warehouse)
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.con = duckdb.connect(
+                str(self.path),
+                read_only=read_only,
+                config={"threads": settings.duckdb.threads, "memory_limit": settings.duckdb.memory_limit},
+            )
+        except duckdb.IOException as exc:
+            raise RuntimeError(
+                f"cannot open the warehouse {self.path}: {exc}. Is another recon run using it? "
+                "Only one process may write the warehouse at a time."
+            ) from exc
+        if not read_only:
+            self.con.execute(read_sql("warehouse/schema"))
+
+    def close(self) -> None:
+        self.con.close()
+
+    def __enter__(self) -> "Warehouse":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def execute(self, sql: str, params: dict[str, Any] | None = None) -> duckdb.DuckDBPyConnection:
+        return self.con.execute(sql, bind(sql, params or {}))
+
+    def rows(self, sql: str, params: dict[str, Any] | None = None) -> list[tuple]:
+        return self.execute(sql, params).fetchall()
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        row = self.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    def model(self, name: str, params: dict[str, Any]) -> None:
+        """Materialise ``sql/<name>.sql`` as temp table ``<basename>``."""
+        sql = read_sql(name)
+        table = Path(name).name
+        started = time.perf_counter()
+        self.con.execute(f"create or replace temp table {table} as\n{sql}", bind(sql, params))
+        log.debug("model %s built in %.2fs", name, time.perf_counter() - started)
+
+    def run_file(self, name: str, params: dict[str, Any]) -> None:
+        """Run every statement of ``sql/<name>.sql`` (DDL/DML scripts, not models)."""
+        sql = read_sql(name)
+        for statement in (s.strip() for s in sql.split(";")):
+            if statement and not all(line.strip().startswith("--") for line in statement.splitlines()):
+                self.con.execute(statement, bind(statement, params))
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        self.con.execute("begin transaction")
+        try:
+            yield
+        except BaseException:
+            self.con.execute("rollback")
+            raise
+        else:
+            self.con.execute("commit")

@@ -1,0 +1,8 @@
+-- outcome_totals: where each row landing on $run_date went, per source and outcome.
+select
+    source,
+    coalesce(outcome, 'UNCLASSIFIED') as outcome,
+    count(*) as rows,
+    coalesce(sum(amount), 0)::decimal(18, 2) as amount
+from row_outcomes
+group by all

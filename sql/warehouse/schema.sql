@@ -1,0 +1,122 @@
+-- The persistent warehouse: raw rows as loaded (with lineage), the load log, and per-date
+-- results. Every per-date table is replaced whole for its date, so re-runs are idempotent.
+
+create table if not exists loaded_files (
+    file_hash      varchar not null,     -- sha256 of the delivered bytes
+    landing_date   date not null,
+    source         varchar not null,
+    source_file    varchar not null,     -- path relative to the landing zone
+    rows           bigint not null,
+    loaded_at      timestamp not null
+);
+
+create table if not exists quarantine_log (
+    landing_date    date not null,
+    source          varchar not null,
+    source_file     varchar not null,
+    quarantine_path varchar not null,
+    reason          varchar not null,
+    line            bigint,
+    quarantined_at  timestamp not null
+);
+
+create table if not exists raw_orders (
+    order_id varchar, created_at timestamp, msisdn varchar, province varchar, channel varchar,
+    product_type varchar, product_code varchar, face_value decimal(18,2), pay_amount decimal(18,2),
+    pay_method varchar, status varchar, updated_at timestamp,
+    source_member varchar, source_line bigint, source_file varchar, file_hash varchar, landing_date date
+);
+
+create table if not exists raw_payments (
+    provider varchar, provider_txn_id varchar, refund_id varchar, order_id varchar, kind varchar,
+    amount decimal(18,2), settle_amount decimal(18,2), fee decimal(18,5), event_at timestamp,
+    status varchar, raw_type varchar, pay_detail varchar,
+    source_member varchar, source_line bigint, source_file varchar, file_hash varchar, landing_date date
+);
+
+create table if not exists raw_billing (
+    credit_id varchar, order_id varchar, msisdn varchar, amount decimal(18,2), product_type varchar,
+    credited_at timestamp, result varchar, result_code varchar, reverses_credit_id varchar,
+    source_member varchar, source_line bigint, source_file varchar, file_hash varchar, landing_date date
+);
+
+create table if not exists raw_surveys (
+    response_id varchar, order_id varchar, submitted_at timestamp, csat tinyint, nps tinyint, comment varchar,
+    source_member varchar, source_line bigint, source_file varchar, file_hash varchar, landing_date date
+);
+
+create table if not exists raw_complaints (
+    ticket_id varchar, order_id varchar, msisdn varchar, opened_at timestamp, category varchar, closed_at timestamp,
+    source_member varchar, source_line bigint, source_file varchar, file_hash varchar, landing_date date
+);
+
+create table if not exists statement_totals (
+    landing_date date not null, provider varchar not null, source_file varchar not null, file_hash varchar not null,
+    row_count bigint, payment_count bigint, payment_amount decimal(18,2), refund_count bigint,
+    refund_amount decimal(18,2), fee_total decimal(18,5), settle_amount decimal(18,2)
+);
+
+-- Ops' manual resolutions: append-only. A later row for the same key supersedes an earlier one.
+create table if not exists resolutions (
+    resolution_id   varchar not null,
+    break_key       varchar not null,
+    action          varchar not null,    -- resolve | reopen
+    resolved_by     varchar not null,
+    reason          varchar not null,
+    resolved_at     timestamp not null,  -- wall time, Asia/Shanghai
+    effective_date  date not null        -- first business date whose run applies it
+);
+
+-- Each run's evaluation of the orders it judged or re-checked.
+create table if not exists order_eval (
+    business_date date not null, order_id varchar not null, order_date date not null,
+    outcome varchar not null, msisdn varchar, province varchar, channel varchar, product_type varchar,
+    product_code varchar, pay_method varchar, status varchar, created_at timestamp,
+    face_value decimal(18,2), pay_amount decimal(18,2), provider varchar, provider_txn_id varchar,
+    n_payments integer, n_unrefunded integer, paid_total decimal(18,2), refunded_total decimal(18,2),
+    net_paid decimal(18,2), n_credits integer, credited_total decimal(18,2),
+    first_paid_at timestamp, first_credited_at timestamp, delay_minutes decimal(18,2), sla_minutes integer
+);
+
+-- The open-items store: for each business date, every break open as of that date and every
+-- break resolved on it (what breaks.csv shows), plus silently closed ones (exported = false).
+create table if not exists break_log (
+    business_date date not null, break_key varchar not null, break_type varchar not null,
+    order_id varchar, provider varchar, provider_txn_id varchar, credit_id varchar, msisdn varchar,
+    order_amount decimal(18,2), paid_amount decimal(18,2), credited_amount decimal(18,2),
+    difference decimal(18,2), paid_at timestamp, credited_at timestamp, delay_minutes decimal(18,2),
+    first_seen date not null, status varchar not null, resolution varchar, resolved_by varchar,
+    resolution_reason varchar, exported boolean not null
+);
+
+create table if not exists fallback_suggestions (
+    business_date date not null, credit_id varchar not null, order_id varchar not null,
+    msisdn varchar, amount decimal(18,2), credited_at timestamp, paid_at timestamp,
+    candidates integer not null, confidence decimal(5,4) not null
+);
+
+create table if not exists control_totals (
+    business_date date not null, source varchar not null,
+    rows_in bigint not null, rows_classified bigint not null, rows_unclassified bigint not null,
+    amount_in decimal(18,2) not null, amount_classified decimal(18,2) not null, balanced boolean not null
+);
+
+-- Where each row of a date went: one line per source and outcome.
+create table if not exists outcome_totals (
+    business_date date not null, source varchar not null, outcome varchar not null,
+    rows bigint not null, amount decimal(18,2) not null
+);
+
+create table if not exists settlement (
+    business_date date not null, provider varchar not null,
+    payment_count bigint, gross_paid decimal(18,2), refund_count bigint, refunds decimal(18,2),
+    fees decimal(18,5), net_settlement decimal(18,2),
+    stated_payment_count bigint, stated_gross_paid decimal(18,2), stated_refund_count bigint,
+    stated_refunds decimal(18,2), stated_fees decimal(18,5),
+    diff_gross_paid decimal(18,2), diff_refunds decimal(18,2), diff_fees decimal(18,5)
+);
+
+create table if not exists run_log (
+    business_date date not null, started_at timestamp not null, finished_at timestamp,
+    status varchar not null, summary json
+);

@@ -1,0 +1,77 @@
+"""Open items across nights: carried, aged, resolved automatically or by ops, never edited."""
+from datetime import date
+
+import pytest
+
+from etl.resolve import ResolveError, resolve_breaks
+
+
+class TestManualResolution:
+    """Breaks that need a person stay open until ops resolve them; the trail is append-only."""
+
+    def test_resolution_closes_the_break_from_its_effective_date(self, ledger, settings):
+        ledger.paid_and_credited("T1").credit("T1", at="2026-11-24 10:04:00")
+        ledger.run("2026-11-24")
+        ledger.wh.close()
+        resolve_breaks(settings, [("T1", "reversed by hand in BOSS")], by="ops.li", effective_date=date(2026, 11, 26))
+        from etl.warehouse import Warehouse
+
+        ledger.wh = Warehouse(settings)
+        assert ledger.statuses(on="2026-11-25") == {("DUPLICATE_CREDIT", "T1"): ("open", "2026-11-24")}
+        assert ledger.statuses(on="2026-11-26") == {("DUPLICATE_CREDIT", "T1"): ("resolved", "2026-11-24")}
+        assert ledger.row("DUPLICATE_CREDIT", on="2026-11-26")["resolved_by"] == "ops.li"
+        assert ledger.breaks(on="2026-11-27") == set()
+
+    def test_reopen_supersedes_and_keeps_both_rows(self, ledger, settings):
+        ledger.payment("GHOST", amount="5.00", txn="X1")
+        ledger.run("2026-11-24")
+        ledger.wh.close()
+        resolve_breaks(settings, [("ORPHAN_PAYMENT|alipay|X1", "our test payment")], by="fin.wang",
+                       effective_date=date(2026, 11, 25))
+        from etl.warehouse import Warehouse
+
+        with Warehouse(settings) as wh:
+            ledger.wh = wh
+            ledger.run("2026-11-25")
+        resolve_breaks(settings, [("ORPHAN_PAYMENT|alipay|X1", "not ours after all")], by="fin.wang",
+                       effective_date=date(2026, 11, 26), action="reopen")
+        with Warehouse(settings) as wh:
+            ledger.wh = wh
+            assert wh.scalar("select count(*) from resolutions") == 2
+            ledger.run("2026-11-26")
+            assert ledger.statuses(on="2026-11-26") == {}  # a reopened orphan is not re-found: no new row landed
+
+    def test_unknown_key_is_refused(self, ledger, settings):
+        ledger.paid_and_credited("T1")
+        ledger.run("2026-11-24")
+        ledger.wh.close()
+        with pytest.raises(ResolveError, match="no open break"):
+            resolve_breaks(settings, [("T1", "nothing to do")], by="ops.li")
+
+
+class TestRerun:
+    """Running a date twice, or dates in another order, gives the same result."""
+
+    def _snapshot(self, wh):
+        return wh.rows("select * exclude (business_date), business_date from break_log order by all")
+
+    def test_rerun_and_reverse_order_are_identical(self, ledger):
+        ledger.order("T1", status="paid").payment("T1")
+        ledger.credit("T1", at="2026-11-26 09:00:00")
+        ledger.paid_and_credited("T2", at="2026-11-25 10:00:00").payment("T2", txn="dup", at="2026-11-25 10:01:00")
+        ledger.run("2026-11-24", "2026-11-25", "2026-11-26")
+        first = self._snapshot(ledger.wh)
+        ledger.run("2026-11-25", "2026-11-24", "2026-11-25", "2026-11-26")
+        assert self._snapshot(ledger.wh) == first
+
+
+class TestReSentStatement:
+    """The same statement rows delivered again in another file count once."""
+
+    def test_duplicate_rows_count_once(self, ledger):
+        ledger.paid_and_credited("T1")
+        ledger.wh.execute("insert into raw_payments select * replace ('copy.csv' as source_file) from raw_payments")
+        assert ledger.breaks() == set()
+        totals = dict(ledger.wh.rows(
+            "select outcome, rows from outcome_totals where source = 'alipay' and business_date = '2026-11-24'"))
+        assert totals == {"MATCHED": 1, "DUPLICATE_ROW": 1}

@@ -1,0 +1,196 @@
+"""Each break of shared/spec/breaks.md on a few hand-written rows (docs/MATCHING.md)."""
+from decimal import Decimal
+
+import pytest
+
+
+class TestMatched:
+    """One payment of the pay amount, one credit of the face value, within SLA: no break."""
+
+    def test_clean_order_is_matched(self, ledger):
+        ledger.paid_and_credited("T1")
+        assert ledger.breaks() == set()
+        assert ledger.outcome("T1") == "MATCHED"
+
+    def test_paid_at_235959_credited_at_000030_is_no_break(self, ledger):
+        ledger.order("T1", at="2026-11-24 23:59:40")
+        ledger.payment("T1", at="2026-11-24 23:59:59")
+        ledger.credit("T1", at="2026-11-25 00:00:30")  # billing of the 24th runs to 02:00 on the 25th
+        assert ledger.breaks() == set()
+        assert ledger.outcome("T1") == "MATCHED"
+
+
+class TestUnpaidAndRefundedClean:
+    """Abandoned orders and paid-then-refunded-never-credited orders are clean."""
+
+    @pytest.mark.parametrize("status", ["created", "failed", "cancelled"])
+    def test_never_paid_is_unpaid(self, ledger, status):
+        ledger.order("T1", status=status)
+        assert ledger.breaks() == set()
+        assert ledger.outcome("T1") == "UNPAID"
+
+    def test_paid_credit_failed_refunded_is_clean(self, ledger):
+        ledger.order("T1", status="refunded").payment("T1")
+        ledger.credit("T1", result="failed").refund("T1")
+        assert ledger.breaks() == set()
+        assert ledger.outcome("T1") == "REFUNDED_CLEAN"
+
+
+class TestLateCredit:
+    """Credited after the SLA: reported once, resolved (the credit came), with its delay."""
+
+    def test_credit_after_sla_is_late_and_resolved(self, ledger):
+        ledger.order("T1").payment("T1", at="2026-11-24 10:00:00").credit("T1", at="2026-11-24 10:25:00")
+        assert ledger.breaks() == {("LATE_CREDIT", "T1")}
+        row = ledger.row("LATE_CREDIT")
+        assert row["status"] == "resolved" and row["delay_minutes"] == Decimal("25.00")
+
+    def test_credit_exactly_at_sla_is_on_time(self, ledger):
+        ledger.order("T1").payment("T1", at="2026-11-24 10:00:00").credit("T1", at="2026-11-24 10:10:00")
+        assert ledger.breaks() == set()
+
+    def test_late_credit_is_not_repeated_next_day(self, ledger):
+        ledger.order("T1").payment("T1", at="2026-11-24 10:00:00").credit("T1", at="2026-11-24 11:00:00")
+        ledger.paid_and_credited("T2", at="2026-11-25 09:00:00")
+        assert ledger.breaks(on="2026-11-25") == set()
+
+
+class TestMissingCredit:
+    """Paid, not refunded, and no credit by the cutoff: ops must credit or refund."""
+
+    def test_paid_never_credited_is_missing(self, ledger):
+        ledger.order("T1", status="paid").payment("T1")
+        assert ledger.breaks() == {("MISSING_CREDIT", "T1")}
+        assert ledger.row("MISSING_CREDIT")["difference"] == Decimal("49.80")
+
+    def test_stays_open_and_ages(self, ledger):
+        ledger.order("T1", status="paid").payment("T1")
+        assert ledger.statuses(on="2026-11-27")[("MISSING_CREDIT", "T1")] == ("open", "2026-11-24")
+        assert ledger.row("MISSING_CREDIT", on="2026-11-27")["first_seen"].isoformat() == "2026-11-24"
+
+    def test_credit_arriving_days_later_becomes_a_resolved_late_credit(self, ledger):
+        ledger.order("T1", status="paid").payment("T1", at="2026-11-24 10:00:00")
+        ledger.credit("T1", at="2026-11-26 09:00:00")
+        assert ledger.breaks(on="2026-11-25") == {("MISSING_CREDIT", "T1")}
+        assert ledger.statuses(on="2026-11-26") == {("LATE_CREDIT", "T1"): ("resolved", "2026-11-24")}
+        assert ledger.row("LATE_CREDIT", on="2026-11-26")["delay_minutes"] == Decimal(47 * 60)
+        assert ledger.breaks(on="2026-11-27") == set()
+
+    def test_refund_days_later_resolves_it(self, ledger):
+        ledger.order("T1", status="paid").payment("T1").refund("T1", at="2026-11-27 15:00:00")
+        assert ledger.statuses(on="2026-11-27") == {("MISSING_CREDIT", "T1"): ("resolved", "2026-11-24")}
+        assert ledger.breaks(on="2026-11-28") == set()
+
+    def test_reversed_credit_days_later_raises_it_on_that_day(self, ledger):
+        ledger.paid_and_credited("T1")
+        credit_id = ledger.wh.scalar("select credit_id from raw_billing where order_id = 'T1'")
+        ledger.reversal(credit_id, "T1", at="2026-11-26 12:00:00")
+        assert ledger.breaks(on="2026-11-25") == set()
+        assert ledger.statuses(on="2026-11-26") == {("MISSING_CREDIT", "T1"): ("open", "2026-11-26")}
+
+
+class TestCreditWithoutPayment:
+    """Billing credited an order that was never paid: a loss (短款)."""
+
+    def test_credit_without_any_payment(self, ledger):
+        ledger.order("T1", status="created").credit("T1")
+        assert ledger.breaks() == {("CREDIT_WITHOUT_PAYMENT", "T1")}
+        assert ledger.row("CREDIT_WITHOUT_PAYMENT")["difference"] == Decimal("-50.00")
+
+
+class TestRefundedButCredited:
+    """Refunded in full while the credit stands: a loss."""
+
+    def test_full_refund_with_standing_credit(self, ledger):
+        ledger.paid_and_credited("T1", status="refunded").refund("T1")
+        assert ledger.breaks() == {("REFUNDED_BUT_CREDITED", "T1")}
+
+    def test_refund_of_a_10_day_old_order_is_raised_on_the_refund_date(self, ledger):
+        ledger.paid_and_credited("T1").refund("T1", at="2026-12-04 11:00:00")
+        assert ledger.breaks(on="2026-12-03") == set()
+        assert ledger.statuses(on="2026-12-04") == {("REFUNDED_BUT_CREDITED", "T1"): ("open", "2026-12-04")}
+
+    def test_refund_with_reversal_is_clean(self, ledger):
+        ledger.paid_and_credited("T1").refund("T1", at="2026-12-04 11:00:00")
+        credit_id = ledger.wh.scalar("select credit_id from raw_billing where order_id = 'T1'")
+        ledger.reversal(credit_id, "T1", at="2026-12-04 11:05:00")
+        assert ledger.breaks(on="2026-12-04") == set()
+        assert ledger.outcome("T1", on="2026-12-04") == "REFUNDED_CLEAN"
+
+
+class TestDuplicatePayment:
+    """Paid twice and not refunded: ops must refund the extra."""
+
+    def test_two_payments(self, ledger):
+        ledger.paid_and_credited("T1").payment("T1", txn="second", at="2026-11-24 10:00:09")
+        assert ledger.breaks() == {("DUPLICATE_PAYMENT", "T1")}
+        assert ledger.row("DUPLICATE_PAYMENT")["difference"] == Decimal("49.80")
+
+    def test_two_payments_one_refunded_is_clean(self, ledger):
+        ledger.paid_and_credited("T1").payment("T1", txn="second", at="2026-11-24 10:00:09")
+        ledger.refund("T1", txn="second", at="2026-11-24 10:30:00")
+        assert ledger.breaks() == set()
+        assert ledger.outcome("T1") == "MATCHED"
+
+    def test_extra_refunded_later_resolves_it(self, ledger):
+        ledger.paid_and_credited("T1").payment("T1", txn="second", at="2026-11-24 10:00:09")
+        ledger.refund("T1", txn="second", at="2026-11-26 10:30:00")
+        assert ledger.statuses(on="2026-11-25") == {("DUPLICATE_PAYMENT", "T1"): ("open", "2026-11-24")}
+        assert ledger.statuses(on="2026-11-26") == {("DUPLICATE_PAYMENT", "T1"): ("resolved", "2026-11-24")}
+        assert ledger.breaks(on="2026-11-27") == set()
+
+
+class TestDuplicateCredit:
+    """Credited twice, none reversed."""
+
+    def test_two_credits(self, ledger):
+        ledger.paid_and_credited("T1").credit("T1", at="2026-11-24 10:04:00")
+        assert ledger.breaks() == {("DUPLICATE_CREDIT", "T1")}
+        assert ledger.row("DUPLICATE_CREDIT")["difference"] == Decimal("-50.00")
+
+    def test_second_credit_reversed_is_clean(self, ledger):
+        ledger.paid_and_credited("T1").credit("T1", at="2026-11-24 10:04:00", credit_id="C-dup")
+        ledger.reversal("C-dup", "T1", at="2026-11-24 10:20:00")
+        assert ledger.breaks() == set()
+
+
+class TestAmountMismatch:
+    """Paid or credited a different amount than the order says."""
+
+    def test_payment_differs_from_pay_amount(self, ledger):
+        ledger.order("T1").payment("T1", amount="48.80").credit("T1")
+        assert ledger.breaks() == {("AMOUNT_MISMATCH", "T1")}
+        assert ledger.row("AMOUNT_MISMATCH")["difference"] == Decimal("-1.00")
+
+    def test_credit_differs_from_face_value(self, ledger):
+        ledger.order("T1").payment("T1").credit("T1", amount="30.00")
+        assert ledger.breaks() == {("AMOUNT_MISMATCH", "T1")}
+        assert ledger.row("AMOUNT_MISMATCH")["difference"] == Decimal("20.00")
+
+    def test_partial_refund_of_a_credited_order(self, ledger):
+        ledger.paid_and_credited("T1").refund("T1", amount="20.00", at="2026-11-24 18:00:00")
+        assert ledger.breaks() == {("AMOUNT_MISMATCH", "T1")}
+        assert ledger.row("AMOUNT_MISMATCH")["paid_amount"] == Decimal("29.80")
+
+
+class TestStatusMismatch:
+    """The order ledger's own status contradicts the statements and billing."""
+
+    @pytest.mark.parametrize("status", ["failed", "paid", "created"])
+    def test_paid_and_credited_but_status_says_otherwise(self, ledger, status):
+        ledger.paid_and_credited("T1", status=status)
+        assert ledger.breaks() == {("STATUS_MISMATCH", "T1")}
+
+    def test_status_is_judged_in_the_orders_own_run_only(self, ledger):
+        ledger.order("T1", status="paid").payment("T1").credit("T1", at="2026-11-25 12:00:00")
+        assert ("STATUS_MISMATCH", "T1") not in ledger.breaks(on="2026-11-25")
+
+
+class TestSeveralProblems:
+    """One break row per problem; the order's outcome is the most severe."""
+
+    def test_duplicate_payment_and_late_credit(self, ledger):
+        ledger.order("T1").payment("T1", at="2026-11-24 10:00:00")
+        ledger.payment("T1", txn="second", at="2026-11-24 10:00:30").credit("T1", at="2026-11-24 11:00:00")
+        assert ledger.breaks() == {("DUPLICATE_PAYMENT", "T1"), ("LATE_CREDIT", "T1")}
+        assert ledger.outcome("T1") == "DUPLICATE_PAYMENT"

@@ -1,0 +1,66 @@
+"""Rows that no order explains, and fees that differ from the contract."""
+from decimal import Decimal
+
+
+class TestOrphanPayment:
+    """Money received for an order id that no orders file knows (长款)."""
+
+    def test_payment_for_unknown_order(self, ledger):
+        ledger.paid_and_credited("T1")
+        ledger.payment("GHOST", amount="30.00", txn="2026112422001", provider="wechatpay")
+        assert ledger.breaks() == {("ORPHAN_PAYMENT", "wechatpay", "2026112422001")}
+        assert ledger.row("ORPHAN_PAYMENT")["difference"] == Decimal("30.00")
+
+    def test_late_refund_of_a_known_order_is_no_orphan(self, ledger):
+        ledger.order("T1", status="paid").payment("T1").credit("T1", result="failed")
+        ledger.refund("T1", at="2026-11-26 10:00:00")
+        assert ledger.breaks(on="2026-11-26") == {("MISSING_CREDIT", "T1")}
+        assert ledger.statuses(on="2026-11-26")[("MISSING_CREDIT", "T1")][0] == "resolved"
+
+
+class TestOrphanCredit:
+    """A credit no order explains; one without order id may be suggested for a missing credit."""
+
+    def test_credit_without_order_id(self, ledger):
+        ledger.paid_and_credited("T1")
+        ledger.credit(None, amount="10.00", credit_id="PROMO1", at="2026-11-24 12:00:00")
+        assert ledger.breaks() == {("ORPHAN_CREDIT", "PROMO1")}
+
+    def test_credit_for_unknown_order(self, ledger):
+        ledger.credit("NOPE", amount="10.00", credit_id="C9", at="2026-11-24 12:00:00")
+        assert ledger.breaks() == {("ORPHAN_CREDIT", "C9")}
+
+    def test_credit_after_midnight_for_an_order_paid_after_midnight_is_no_orphan(self, ledger):
+        ledger.order("T1", at="2026-11-24 23:59:50", landing="2026-11-25")
+        ledger.payment("T1", at="2026-11-25 00:00:05")
+        ledger.credit("T1", at="2026-11-25 00:00:20")  # in billing of the 24th
+        assert ledger.breaks(on="2026-11-24") == set()
+        assert ledger.breaks(on="2026-11-25") == set()
+        assert ledger.outcome("T1", on="2026-11-25") == "MATCHED"
+
+    def test_suggested_for_a_missing_credit_never_applied(self, ledger):
+        ledger.order("T1", status="paid", msisdn="13912345678").payment("T1", at="2026-11-24 10:00:00")
+        ledger.credit(None, amount="50.00", credit_id="M1", msisdn="13912345678", at="2026-11-24 10:40:00")
+        assert ledger.breaks() == {("MISSING_CREDIT", "T1"), ("ORPHAN_CREDIT", "M1")}
+        rows = ledger.wh.rows("select credit_id, order_id, confidence from fallback_suggestions")
+        assert rows == [("M1", "T1", Decimal("1.0000"))]
+
+
+class TestFeeMismatch:
+    """A statement fee that differs from amount × contracted rate, rounded half-up."""
+
+    def test_fee_off_by_a_fen(self, ledger):
+        ledger.order("T1").payment("T1", fee="0.31", txn="A1").credit("T1")  # 49.80 × 0.6% = 0.2988 → 0.30
+        assert ledger.breaks() == {("FEE_MISMATCH", "alipay", "A1")}
+        assert ledger.row("FEE_MISMATCH")["difference"] == Decimal("0.01")
+
+    def test_half_fen_rounds_up(self, ledger):
+        ledger.order("T1", pay="12.50").payment("T1", fee="0.08", txn="A1").credit("T1")  # 0.075 → 0.08
+        assert ledger.breaks() == set()
+
+    def test_refund_returning_too_little_fee(self, ledger):
+        ledger.order("T1", status="refunded").payment("T1", txn="A1").credit("T1", result="failed")
+        ledger.refund("T1", txn="A1")
+        ledger.wh.execute("update raw_payments set fee = -0.29 where kind = 'refund'")
+        assert ledger.breaks() == {("FEE_MISMATCH", "alipay", "A1")}
+        assert ledger.row("FEE_MISMATCH")["difference"] == Decimal("0.01")
