@@ -15,7 +15,7 @@ import re
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -55,6 +55,12 @@ class RunSummary:
     outputs: list[str] = field(default_factory=list)
     peak_rss_mb: float = 0.0
 
+    @classmethod
+    def from_json(cls, text: str) -> "RunSummary":
+        data = json.loads(text)
+        data["business_date"] = date.fromisoformat(data["business_date"])
+        return cls(**data)
+
     def as_json(self) -> str:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
         data["business_date"] = self.business_date.isoformat()
@@ -71,10 +77,21 @@ def timed(summary: RunSummary, stage: str, progress: Progress | None = None) -> 
     log.info("%s done in %.2fs", stage, summary.timings[stage])
 
 
+_held_locks: dict[Path, int] = {}
+
+
 @contextmanager
 def run_lock(settings: Settings) -> Iterator[None]:
-    """One run per warehouse at a time: a second one fails at once with a clear message."""
+    """One run per warehouse at a time: a second process fails at once with a clear message.
+    Re-entrant within a process, so a CLI range run can hold it across its steps."""
     lock_path = settings.paths.warehouse.with_name(settings.paths.warehouse.name + ".lock")
+    if _held_locks.get(lock_path):
+        _held_locks[lock_path] += 1
+        try:
+            yield
+        finally:
+            _held_locks[lock_path] -= 1
+        return
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a+") as fh:
         try:
@@ -88,9 +105,11 @@ def run_lock(settings: Settings) -> Iterator[None]:
         fh.truncate()
         fh.write(f"pid {os.getpid()} since {datetime.now().isoformat(timespec='seconds')}")
         fh.flush()
+        _held_locks[lock_path] = 1
         try:
             yield
         finally:
+            _held_locks.pop(lock_path, None)
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
@@ -179,23 +198,41 @@ def write_outputs(settings: Settings, wh: Warehouse, business_date: date, summar
         raise
 
 
-def run_one(settings: Settings, wh: Warehouse, business_date: date, progress: Progress | None = None,
-            manifests: list[SourceManifest] | None = None) -> RunSummary:
+def _summary_path(settings: Settings, business_date: date) -> Path:
+    return settings.paths.staging / business_date.isoformat() / "run_summary.json"
+
+
+def load_and_match(settings: Settings, business_date: date, progress: Progress | None = None,
+                   manifests: list[SourceManifest] | None = None, wh: Warehouse | None = None) -> RunSummary:
+    """The warehouse step: load the staged sources, match, update open items. The one writer."""
     summary = RunSummary(business_date)
     if progress:
         progress(f"business date {business_date}")
-    ingest(settings, business_date, wh, summary, progress, manifests)
-    with timed(summary, "match", progress):
-        result = match_date(wh, business_date)
+    with run_lock(settings), (Warehouse(settings) if wh is None else nullcontext(wh)) as wh:
+        ingest(settings, business_date, wh, summary, progress, manifests)
+        with timed(summary, "match", progress):
+            result = match_date(wh, business_date)
     summary.control_totals = result.control_totals
     summary.breaks_by_type = result.breaks_by_type
     summary.files_quarantined = [q.as_json() for q in quarantined_for(settings.paths.quarantine, business_date)]
-    write_outputs(settings, wh, business_date, summary, progress)
-    with wh.transaction():
-        wh.execute("delete from run_log where business_date = $d", {"d": business_date})
-        wh.execute("insert into run_log values ($d, $s::timestamp, current_timestamp::timestamp, 'ok', $j)",
-                   {"d": business_date, "s": summary.started_at, "j": summary.as_json()})
+    path = _summary_path(settings, business_date)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(summary.as_json(), "utf-8")
     return summary
+
+
+def render_and_publish(settings: Settings, business_date: date, progress: Progress | None = None,
+                       summary: RunSummary | None = None, wh: Warehouse | None = None) -> Path:
+    """The reports step: breaks export and reports into a hidden folder, then swapped into place."""
+    if summary is None:
+        summary = RunSummary.from_json(_summary_path(settings, business_date).read_text("utf-8"))
+    with run_lock(settings), (Warehouse(settings) if wh is None else nullcontext(wh)) as wh:
+        final = write_outputs(settings, wh, business_date, summary, progress)
+        with wh.transaction():
+            wh.execute("delete from run_log where business_date = $d", {"d": business_date})
+            wh.execute("insert into run_log values ($d, $s::timestamp, current_timestamp::timestamp, 'ok', $j)",
+                       {"d": business_date, "s": summary.started_at, "j": summary.as_json()})
+    return final
 
 
 def run_dates(settings: Settings, dates: list[date], progress: Progress | None = None) -> list[RunSummary]:
@@ -207,19 +244,7 @@ def run_dates(settings: Settings, dates: list[date], progress: Progress | None =
         wanted = sorted(set(dates))
         earlier = [d for d in landing_dates(settings) if d < wanted[0] and d not in done]
         for business_date in earlier + wanted:
-            summaries.append(run_one(settings, wh, business_date, progress))
+            summary = load_and_match(settings, business_date, progress, wh=wh)
+            render_and_publish(settings, business_date, progress, summary, wh=wh)
+            summaries.append(summary)
     return summaries
-
-
-def ingest_only(settings: Settings, business_date: date, progress: Progress | None = None) -> RunSummary:
-    summary = RunSummary(business_date)
-    with run_lock(settings), Warehouse(settings) as wh:
-        ingest(settings, business_date, wh, summary, progress)
-    summary.files_quarantined = [q.as_json() for q in quarantined_for(settings.paths.quarantine, business_date)]
-    summary.status = "ingested"
-    return summary
-
-
-def staged_manifests(settings: Settings, business_date: date) -> list[SourceManifest]:
-    """The manifests parallel staging tasks wrote (the Airflow path)."""
-    return [read_manifest(settings, business_date, s) for s in settings.source_dirs()]
