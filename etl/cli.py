@@ -123,6 +123,8 @@ def run(
         summaries = run_dates(settings, dates, _progress)
     except (RunError, ControlTotalsError) as exc:
         _fail(str(exc))
+    except OSError as exc:  # a full disk, a read-only folder: say which file, publish nothing
+        _fail(f"cannot write {exc.filename or 'output'}: {exc.strerror or exc}")
     for s in summaries:
         breaks = sum(s.breaks_by_type.values())
         console.print(

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from datetime import date, datetime, time as dtime, timedelta
 
+from etl.failpoints import failpoint
 from etl.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ def match_date(wh: Warehouse, run_date: date) -> MatchResult:
     for name in MODELS:
         t0 = time.perf_counter()
         wh.model(name, params)
+        if name == "matching/int_order_eval":
+            failpoint("mid_match")
         log.info("model %-36s %6.2fs", name, time.perf_counter() - t0)
     totals = check_control_totals(wh, run_date)
     # Model tables are temporary and share their names with the persistent results: qualify.
@@ -115,6 +118,7 @@ def match_date(wh: Warehouse, run_date: date) -> MatchResult:
             select = ", ".join("$d::date as business_date" if c == "business_date" else c for c in columns)
             wh.execute(f"insert into {target} ({', '.join(columns)}) select {select} from temp.main.{source}",
                        {"d": run_date})
+            failpoint("mid_match_write")
     by_type = dict(wh.con.execute(
         "select break_type, count(*) from breaks_snapshot where exported group by 1 order by 1").fetchall())
     for name in MODELS:  # later readers (reports) must see the persistent tables, not today's temps

@@ -12,6 +12,7 @@ import json
 import logging
 import os
 import re
+import resource
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,10 +22,9 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Callable, Iterator
 
-import psutil
-
 from etl.config import Settings
 from etl.export import write_breaks
+from etl.failpoints import failpoint
 from etl.ingest.stage import REQUIRED_LEDGERS, SourceManifest, read_manifest, stage_source
 from etl.load import load_date
 from etl.match import match_date
@@ -175,19 +175,22 @@ def write_outputs(settings: Settings, wh: Warehouse, business_date: date, summar
                   progress: Progress | None = None) -> Path:
     output_root = settings.paths.output
     output_root.mkdir(parents=True, exist_ok=True)
+    for stale in output_root.glob(f".{business_date.isoformat()}.*"):  # left by a crashed run
+        shutil.rmtree(stale, ignore_errors=True)
     tmp = output_root / f".{business_date.isoformat()}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     try:
         with timed(summary, "export", progress):
             write_breaks(wh, business_date, tmp)
+        failpoint("mid_report")
         with timed(summary, "reports", progress):
             from reports.render import render_all
 
             render_all(wh, business_date, tmp, summary)
+        failpoint("before_publish")
         summary.status = "ok"
         summary.finished_at = datetime.now().isoformat(timespec="seconds")
-        summary.peak_rss_mb = round(psutil.Process().memory_info().rss / 2**20, 1)
+        summary.peak_rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
         summary.outputs = sorted(p.name for p in tmp.iterdir()) + ["run_summary.json"]
         (tmp / "run_summary.json").write_text(summary.as_json(), "utf-8")
         final = output_root / business_date.isoformat()
@@ -210,6 +213,7 @@ def load_and_match(settings: Settings, business_date: date, progress: Progress |
         progress(f"business date {business_date}")
     with run_lock(settings), (Warehouse(settings) if wh is None else nullcontext(wh)) as wh:
         ingest(settings, business_date, wh, summary, progress, manifests)
+        failpoint("after_ingest")
         with timed(summary, "match", progress):
             result = match_date(wh, business_date)
     summary.control_totals = result.control_totals

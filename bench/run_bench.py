@@ -1,0 +1,111 @@
+"""Benchmark: generate N orders a day in the real formats, run topup-recon on it, record wall
+time per stage and peak memory. Medians of --runs runs, written to bench/results/.
+
+    python bench/run_bench.py --orders 10000000 --runs 3
+    python bench/run_bench.py --orders 10000000 --runs 1 --memory-limit 2GB
+
+Each run is a fresh `recon run` process on a fresh warehouse, so peak RSS is the run's own.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from datetime import date
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def generate(work: Path, orders: int, day: date, seed: int) -> float:
+    landing = work / "landing"
+    if (landing / day.isoformat()).exists():
+        return 0.0
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "etl.cli", "generate", "--out", str(landing), "--start", day.isoformat(),
+                    "--days", "1", "--orders-per-day", str(orders), "--seed", str(seed)], check=True, cwd=ROOT)
+    return time.perf_counter() - started
+
+
+def one_run(work: Path, day: date, memory_limit: str | None, threads: int) -> dict:
+    run_dir = work / "run"
+    shutil.rmtree(run_dir, ignore_errors=True)
+    env = dict(os.environ,
+               RECON_LANDING=str(work / "landing"), RECON_WAREHOUSE=str(run_dir / "wh.duckdb"),
+               RECON_OUTPUT=str(run_dir / "out"), RECON_QUARANTINE=str(run_dir / "quarantine"),
+               RECON_STAGING=str(run_dir / "staging"), RECON_DUCKDB__THREADS=str(threads))
+    if memory_limit:
+        env["RECON_DUCKDB__MEMORY_LIMIT"] = memory_limit
+    started = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, "-m", "etl.cli", "run", "--date", day.isoformat()], cwd=ROOT, env=env)
+    peak = 0
+    ps = psutil.Process(proc.pid)
+    while proc.poll() is None:  # sample the whole process tree's RSS
+        try:
+            rss = ps.memory_info().rss + sum(c.memory_info().rss for c in ps.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.NoSuchProcess:
+            pass
+        time.sleep(0.05)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(f"recon run failed with exit status {proc.returncode}")
+    summary = json.loads((run_dir / "out" / day.isoformat() / "run_summary.json").read_text("utf-8"))
+    manifests = {p.name.split(".")[0]: json.loads(p.read_text("utf-8"))["seconds"]
+                 for p in (run_dir / "staging" / day.isoformat()).glob("*.manifest.json")}
+    return {
+        "wall_s": round(wall, 2),
+        "peak_rss_mb": round(max(peak / 2**20, summary.get("peak_rss_mb", 0)), 0),
+        "stages_s": summary["timings"],
+        "ingest_per_source_s": manifests,
+        "balanced": all(t["balanced"] for t in summary["control_totals"]),
+        "rows_in": {t["source"]: t["rows_in"] for t in summary["control_totals"]},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--orders", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--day", default="2026-11-24")
+    parser.add_argument("--seed", type=int, default=11)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--memory-limit", default=None, help="DuckDB memory_limit, e.g. 2GB")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/topup-recon-bench"))
+    args = parser.parse_args()
+    day = date.fromisoformat(args.day)
+    work = args.work / f"n{args.orders}"
+    gen_s = generate(work, args.orders, day, args.seed)
+    runs = [one_run(work, day, args.memory_limit, args.threads) for _ in range(args.runs)]
+    stages = sorted({k for r in runs for k in r["stages_s"]})
+    result = {
+        "orders_per_day": args.orders,
+        "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+                    "platform": platform.platform(), "python": platform.python_version()},
+        "memory_limit": args.memory_limit or "configured default",
+        "threads": args.threads,
+        "generate_s": round(gen_s, 1),
+        "runs": runs,
+        "median": {
+            "wall_s": statistics.median(r["wall_s"] for r in runs),
+            "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
+            "stages_s": {s: statistics.median(r["stages_s"].get(s, 0) for r in runs) for s in stages},
+        },
+    }
+    out = ROOT / "bench" / "results" / f"n{args.orders}{'-mem' + args.memory_limit if args.memory_limit else ''}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2), "utf-8")
+    print(json.dumps(result["median"], indent=2))
+    print(f"written {out}")
+
+
+if __name__ == "__main__":
+    main()
