@@ -134,6 +134,39 @@ def run(
 
 
 @app.command()
+def pull(
+    date_: Annotated[str, typer.Option("--date", help="Business date to pull (YYYY-MM-DD).")],
+    only: Annotated[Optional[str], typer.Option("--only", help="Comma-separated: orders,billing,alipay,wechatpay,unionpay.")] = None,
+    landing: LandingOpt = None,
+) -> None:
+    """Pull a date's orders and billing from the databases and download the provider statements
+    into the landing zone (credentials from the environment: docs/SOURCES.md)."""
+    from datetime import timedelta as td
+
+    from etl.extract.credentials import CredentialsError, database_uri, provider_credentials
+    from etl.extract.database import ExtractError, pull as pull_table
+    from etl.extract.providers import DownloadError, download_statement
+
+    settings = _settings(landing=landing)
+    day = _parse_date(date_, "--date")
+    wanted = (only or ",".join(("orders", "billing", *settings.providers.active))).split(",")
+    src = settings.sources
+    try:
+        for kind in wanted:
+            if kind in ("orders", "billing"):
+                result = pull_table(
+                    kind, database_uri(f"{kind}_db"), day, settings.paths.landing,
+                    src.state_dir, chunk_rows=src.chunk_rows, overlap=td(minutes=src.overlap_minutes),
+                    cutoff=td(minutes=settings.matching.grace_minutes) if kind == "billing" else td(0))
+                console.print(f"{kind}: {sum(f.rows for f in result.files):,} rows in {len(result.files)} file(s)")
+            else:
+                got = download_statement(kind, day, settings.paths.landing, provider_credentials(kind))
+                console.print(f"{kind}: {got.path}", highlight=False)
+    except (CredentialsError, ExtractError, DownloadError) as exc:
+        _fail(str(exc))
+
+
+@app.command()
 def resolve(
     key: Annotated[Optional[str], typer.Argument(help="An order id, or a break key like ORPHAN_CREDIT|C123.")] = None,
     by: Annotated[str, typer.Option("--by", help="Who resolves (recorded in the audit trail).")] = ...,

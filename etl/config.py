@@ -63,12 +63,22 @@ class Alerts(_Section):
     deadline: str
 
 
+class Sources(_Section):
+    state_dir: Path
+    chunk_rows: int = Field(gt=0)
+    overlap_minutes: int = Field(ge=0)
+    orders_conn: str
+    billing_conn: str
+    provider_conns: dict[Provider, str]
+
+
 class Settings(_Section):
     paths: Paths
     providers: Providers
     matching: Matching
     duckdb: DuckDB
     alerts: Alerts
+    sources: Sources
 
     @field_validator("providers")
     @classmethod

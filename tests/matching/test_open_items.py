@@ -75,3 +75,18 @@ class TestReSentStatement:
         totals = dict(ledger.wh.rows(
             "select outcome, rows from outcome_totals where source = 'alipay' and business_date = '2026-11-24'"))
         assert totals == {"MATCHED": 1, "DUPLICATE_ROW": 1}
+
+
+class TestReExportedOrder:
+    """A delta pull re-exports an order whose status changed: it keeps its own date, the new
+    row updates it, and the copy is counted, not judged again."""
+
+    def test_status_change_next_day_is_a_copy_not_a_new_order(self, ledger):
+        ledger.order("T1", status="paid").payment("T1")
+        ledger.credit("T1", at="2026-11-25 09:00:00")
+        ledger.order("T1", status="credited", at="2026-11-24 10:00:00", landing="2026-11-25")
+        assert ledger.statuses(on="2026-11-25") == {("LATE_CREDIT", "T1"): ("resolved", "2026-11-24")}
+        assert ledger.wh.scalar("select order_date from order_eval where order_id = 'T1' "
+                                "and business_date = '2026-11-25'").isoformat() == "2026-11-24"
+        assert dict(ledger.wh.rows("select outcome, rows from outcome_totals where source = 'orders' "
+                                   "and business_date = '2026-11-25'")) == {"DUPLICATE_ROW": 1}
