@@ -56,6 +56,10 @@ class DuckDB(_Section):
     memory_limit: str
 
 
+class Reports(_Section):
+    enabled: bool = True
+
+
 class Alerts(_Section):
     max_open_break_amount: Decimal
     max_open_break_count: int
@@ -79,6 +83,7 @@ class Settings(_Section):
     duckdb: DuckDB
     alerts: Alerts
     sources: Sources
+    reports: Reports
 
     @field_validator("providers")
     @classmethod

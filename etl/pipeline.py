@@ -183,10 +183,11 @@ def write_outputs(settings: Settings, wh: Warehouse, business_date: date, summar
         with timed(summary, "export", progress):
             write_breaks(wh, business_date, tmp)
         failpoint("mid_report")
-        with timed(summary, "reports", progress):
-            from reports.render import render_all
+        if settings.reports.enabled:
+            with timed(summary, "reports", progress):
+                from reports.render import render_all
 
-            render_all(wh, business_date, tmp, summary)
+                render_all(wh, business_date, tmp, summary)
         failpoint("before_publish")
         summary.status = "ok"
         summary.finished_at = datetime.now().isoformat(timespec="seconds")

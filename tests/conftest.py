@@ -17,3 +17,46 @@ def samples_dir() -> Path:
     if not SAMPLES.is_dir():
         pytest.fail(f"provider samples not found at {SAMPLES}: check out shared/ beside the repository")
     return SAMPLES
+
+
+def paths_env(root: Path, **extra: str) -> dict[str, str]:
+    """Environment that points every configured path of topup-recon into ``root``."""
+    return {
+        "RECON_LANDING": str(root / "landing"),
+        "RECON_WAREHOUSE": str(root / "warehouse" / "recon.duckdb"),
+        "RECON_OUTPUT": str(root / "output"),
+        "RECON_QUARANTINE": str(root / "quarantine"),
+        "RECON_STAGING": str(root / "staging"),
+        **extra,
+    }
+
+
+@pytest.fixture(scope="session")
+def small_landing(tmp_path_factory) -> Path:
+    """Two generated days (2026-11-01 and 02) in their real formats. Copy before damaging."""
+    from datetime import date
+
+    from etl.generate import generate_landing
+
+    root = tmp_path_factory.mktemp("small")
+    generate_landing(root / "landing", date(2026, 11, 1), 2, 600, seed=5)
+    return root / "landing"
+
+
+@pytest.fixture(scope="session")
+def month_run(tmp_path_factory):
+    """30 generated days reconciled in order (breaks exports only, no reports, for speed):
+    (settings, ground-truth folder, dates)."""
+    from datetime import date, timedelta
+
+    from etl.config import load_settings
+    from etl.generate import generate_landing
+    from etl.pipeline import run_dates
+
+    root = tmp_path_factory.mktemp("month")
+    start, days = date(2026, 10, 1), 30
+    generate_landing(root / "landing", start, days, 700, seed=30)
+    settings = load_settings(paths_env(root, RECON_REPORTS__ENABLED="false"))
+    dates = [start + timedelta(days=i) for i in range(days)]
+    run_dates(settings, dates)
+    return settings, root / "ground_truth", dates

@@ -98,8 +98,8 @@ def parse_file(path: Path, source: str) -> ParsedFile:
 def _with_lineage(parsed: ParsedFile, source: str, source_file: str, digest: str) -> pa.Table:
     rows = parsed.rows.select(schema.SOURCE_SCHEMAS[source].names)
     n = rows.num_rows
-    return rows.append_column("source_file", pa.array([source_file] * n, pa.string())) \
-               .append_column("file_hash", pa.array([digest] * n, pa.string()))
+    return rows.append_column("source_file", pa.repeat(pa.scalar(source_file, pa.string()), n)) \
+               .append_column("file_hash", pa.repeat(pa.scalar(digest, pa.string()), n))
 
 
 def _totals_json(parsed: ParsedFile) -> dict[str, str | int | None] | None:

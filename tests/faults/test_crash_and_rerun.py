@@ -17,11 +17,11 @@ DAYS = [date(2026, 11, 1), date(2026, 11, 2)]
 
 
 def recon(env_dir: Path, landing: Path, *args: str, crash_at: str | None = None,
-          output: Path | None = None) -> subprocess.CompletedProcess:
+          output: Path | None = None, reports: bool = False) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")}
     env.update(RECON_LANDING=str(landing), RECON_WAREHOUSE=str(env_dir / "wh.duckdb"),
                RECON_OUTPUT=str(output or env_dir / "out"), RECON_QUARANTINE=str(env_dir / "q"),
-               RECON_STAGING=str(env_dir / "staging"))
+               RECON_STAGING=str(env_dir / "staging"), RECON_REPORTS__ENABLED=str(reports).lower())
     if crash_at:
         env["RECON_CRASH_AT"] = crash_at
     return subprocess.run([sys.executable, "-m", "etl.cli", *args], env=env, capture_output=True, text=True,
@@ -52,7 +52,7 @@ def clean_run(small_landing, tmp_path_factory):
 def test_killed_run_then_rerun_equals_clean_run(stage, small_landing, clean_run, tmp_path):
     landing = tmp_path / "landing"
     shutil.copytree(small_landing, landing)
-    crashed = run_range(tmp_path, landing, crash_at=stage)
+    crashed = run_range(tmp_path, landing, crash_at=stage, reports=stage in ("mid_report", "before_publish"))
     assert crashed.returncode == -9, crashed.stderr  # SIGKILL: no cleanup ran
     # never a partial report visible: the first date's folder is absent, or whole
     first = tmp_path / "out" / DAYS[0].isoformat()
