@@ -28,6 +28,7 @@ from etl.failpoints import failpoint
 from etl.ingest.stage import REQUIRED_LEDGERS, SourceManifest, read_manifest, stage_source
 from etl.load import load_date
 from etl.match import match_date
+from etl.privacy import mask_text
 from etl.quarantine import quarantined_for
 from etl.warehouse import Warehouse
 
@@ -64,7 +65,8 @@ class RunSummary:
     def as_json(self) -> str:
         data = {k: getattr(self, k) for k in self.__dataclass_fields__}
         data["business_date"] = self.business_date.isoformat()
-        return json.dumps(data, ensure_ascii=False, indent=2, default=str)
+        # reasons and warnings may quote input lines: mask phone numbers in everything written
+        return mask_text(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
 @contextmanager

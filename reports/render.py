@@ -1,9 +1,119 @@
-"""Render the reports of one business date (placeholder until the report issue lands)."""
+"""Render the reports of one business date into the run's (hidden) output folder:
+index.html, finance.html, ops.html and product.html (self-contained: inline CSS and SVG, no
+script, no request), finance.xlsx, product.xlsx, ops_queue.csv, ops_suggestions.csv and
+product_daily.csv.
+
+All aggregation happens in the DuckDB marts of ``sql/marts/``; Python arranges the results,
+draws the charts and fills the Jinja2 templates (autoescaped: text from input stays text).
+"""
 from __future__ import annotations
 
-from datetime import date
+import logging
+import time
+from datetime import date, datetime
+from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
+
+from etl.privacy import mask_text
+from etl.warehouse import Warehouse
+from reports import finance, ops, product
+from reports.formatting import FILTERS
+from reports.marts import Marts
+
+if TYPE_CHECKING:  # the pipeline imports this module while it runs
+    from etl.pipeline import RunSummary
+
+log = logging.getLogger(__name__)
+TEMPLATES = Path(__file__).with_name("templates")
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"  # written literally in base.html.j2
+PAGES = (("index", "Run"), ("finance", "Finance"), ("ops", "Ops queue"), ("product", "Product"))
 
 
-def render_all(wh, business_date: date, folder: Path, summary) -> list[Path]:
-    return []
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters.update(FILTERS)
+    env.filters["masked"] = lambda text: mask_text(str(text)) if text is not None else ""
+    env.filters["svg"] = lambda svg: Markup(svg) if svg else ""  # only our own charts: matplotlib escapes their text
+    return env
+
+
+def _run_context(summary: RunSummary, marts: Marts, fin: dict, ops_ctx: dict, prod: dict) -> dict:
+    started = _parse_time(summary.started_at)
+    elapsed = (datetime.now() - started).total_seconds() if started else None
+    control = [dict(row) for row in summary.control_totals]
+    for row in control:
+        for key in ("amount_in", "amount_classified"):
+            if row.get(key) is not None:
+                row[key] = Decimal(str(row[key]))
+    return {
+        "summary": summary,
+        "files_loaded": summary.files_loaded,
+        "rows_loaded": sum(int(f.get("rows") or 0) for f in summary.files_loaded),
+        "files_quarantined": summary.files_quarantined,
+        "control_totals": control,
+        "all_balanced": all(row.get("balanced") for row in control),
+        "timings": summary.timings,
+        "elapsed_seconds": elapsed,
+        "breaks_by_type": summary.breaks_by_type,
+        "other_dates": [d for (d,) in marts.wh.rows(
+            "select distinct business_date from run_log where status = 'ok' and business_date <> $d "
+            "and business_date between $d - 14 and $d + 14 order by 1", {"d": summary.business_date})],
+        "fin": fin,
+        "ops": ops_ctx,
+        "prod": prod,
+    }
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def render_all(wh: Warehouse, business_date: date, folder: Path, summary: RunSummary) -> list[Path]:
+    """Write every report and export of ``business_date`` into ``folder``; return their paths."""
+    folder.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    env = environment()
+    marts = Marts(wh, business_date)
+    written: list[Path] = []
+    try:
+        fin = finance.context(marts, business_date)
+        ops_ctx = ops.context(marts, business_date)
+        prod = product.context(marts, business_date)
+        common = {
+            "business_date": business_date,
+            "generated_at": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+            "pages": PAGES,
+        }
+        pages = {
+            "finance": fin,
+            "ops": ops_ctx,
+            "product": prod,
+            "index": _run_context(summary, marts, fin, ops_ctx, prod),
+        }
+        for name, ctx in pages.items():
+            html = env.get_template(f"{name}.html.j2").render(**common, page=name, **ctx)
+            path = folder / f"{name}.html"
+            path.write_text(html, "utf-8")
+            written.append(path)
+        written.append(finance.write_xlsx(marts, fin, business_date, folder))
+        written.append(ops.write_queue_csv(marts, folder))
+        written.append(ops.write_suggestions_csv(marts, folder))
+        written.extend(product.write_exports(marts, prod, business_date, folder))
+    finally:
+        marts.close()
+    log.info("reports for %s rendered in %.2fs (marts: %s)", business_date, time.perf_counter() - started,
+             ", ".join(f"{k} {v:.2f}s" for k, v in marts.seconds.items()))
+    return written

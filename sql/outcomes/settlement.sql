@@ -1,14 +1,18 @@
 -- settlement: per provider, what today's statements settle, against the statements' own totals.
+-- A statement's refund total counts every refund row it lists, processing ones too (WeChat),
+-- so the comparison uses all refund rows while the net settlement uses successful ones only.
 with ours as (
     select
         provider,
-        count(*) filter (where kind = 'payment') as payment_count,
-        coalesce(sum(settle_amount) filter (where kind = 'payment'), 0) as gross_paid,
-        count(*) filter (where kind = 'refund') as refund_count,
-        coalesce(sum(settle_amount) filter (where kind = 'refund'), 0) as refunds,
-        coalesce(sum(fee), 0) as fees
+        count(*) filter (where kind = 'payment' and is_success) as payment_count,
+        coalesce(sum(settle_amount) filter (where kind = 'payment' and is_success), 0) as gross_paid,
+        count(*) filter (where kind = 'refund' and is_success) as refund_count,
+        coalesce(sum(settle_amount) filter (where kind = 'refund' and is_success), 0) as refunds,
+        coalesce(sum(settle_amount) filter (where kind = 'refund'), 0) as refunds_listed,
+        coalesce(sum(fee) filter (where is_success), 0) as fees,
+        coalesce(sum(fee) filter (where kind in ('payment', 'refund')), 0) as fees_listed
     from stg_payments
-    where landing_date = $run_date and is_success
+    where landing_date = $run_date
     group by provider
 ),
 stated as (
@@ -38,7 +42,7 @@ select
     s.stated_refunds,
     s.stated_fees,
     o.gross_paid - s.stated_gross_paid as diff_gross_paid,
-    o.refunds - s.stated_refunds as diff_refunds,
-    o.fees - s.stated_fees as diff_fees
+    o.refunds_listed - s.stated_refunds as diff_refunds,
+    o.fees_listed - s.stated_fees as diff_fees
 from ours as o
 left join stated as s using (provider)

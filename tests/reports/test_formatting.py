@@ -1,0 +1,43 @@
+"""Numbers as finance reads them."""
+from decimal import Decimal
+
+import pytest
+
+from reports import formatting as fmt
+
+
+class TestMoney:
+    """Yuan with the fen, thousands separated, the sign in front of the ¥."""
+
+    @pytest.mark.parametrize("value, text", [
+        pytest.param(Decimal("1234.5"), "¥1,234.50", id="thousands-and-fen"),
+        pytest.param(Decimal("-969"), "-¥969.00", id="negative"),
+        pytest.param(Decimal("0.005"), "¥0.01", id="half-up-to-the-fen"),
+        pytest.param(Decimal("-0.001"), "¥0.00", id="no-negative-zero"),
+        pytest.param(Decimal("12345678.9"), "¥12,345,678.90", id="millions"),
+        pytest.param(None, "—", id="missing"),
+    ])
+    def test_money(self, value, text):
+        assert fmt.money(value) == text
+
+    def test_differences_carry_their_sign(self):
+        assert (fmt.money_signed(Decimal("12")), fmt.money_signed(Decimal("-12")), fmt.money_signed(0)) == \
+            ("+¥12.00", "-¥12.00", "¥0.00")
+
+
+class TestRatesAndChanges:
+    def test_percentages(self):
+        assert (fmt.pct(0.97312), fmt.pct(0.2188, 2), fmt.pct(None)) == ("97.3%", "21.88%", "—")
+
+    def test_counts(self):
+        assert fmt.count(1234567) == "1,234,567"
+
+    @pytest.mark.parametrize("new, old, kind, text", [
+        pytest.param(110, 100, "relative", "+10.0%", id="volume"),
+        pytest.param(0.95, 0.97, "points", "-2.0 pp", id="rate-in-points"),
+        pytest.param(4.1, 4.3, "difference", "-0.20", id="score"),
+        pytest.param(5, 0, "relative", "—", id="from-nothing"),
+        pytest.param(None, 3, "relative", "—", id="missing"),
+    ])
+    def test_change(self, new, old, kind, text):
+        assert fmt.change(new, old, kind) == text
