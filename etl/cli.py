@@ -73,8 +73,9 @@ def generate(
     first = _parse_date(start, "--start")
     with console.status(f"generating {days} day(s) × {orders_per_day:,} orders …"):
         summary = generate_landing(out, first, days, orders_per_day, seed, load_settings())
-    console.print(f"wrote {days} day(s) of landing files to {out} (ground truth beside it)")
-    return summary
+    totals = ", ".join(f"{source} {sum(per_day.values()):,}" for source, per_day in summary.rows.items())
+    console.print(f"wrote {days} day(s) to {out} in {summary.seconds:.1f}s: {totals} rows", highlight=False)
+    console.print(f"ground truth (for tests only; the matcher never reads it): {summary.truth}", highlight=False)
 
 
 @app.command()
