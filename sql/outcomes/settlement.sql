@@ -8,9 +8,9 @@ with ours as (
         coalesce(sum(settle_amount) filter (where kind = 'payment' and is_success), 0) as gross_paid,
         count(*) filter (where kind = 'refund' and is_success) as refund_count,
         coalesce(sum(settle_amount) filter (where kind = 'refund' and is_success), 0) as refunds,
-        coalesce(sum(settle_amount) filter (where kind = 'refund'), 0) as refunds_listed,
+        coalesce(sum(settle_amount) filter (where kind = 'refund' and not is_copy), 0) as refunds_listed,
         coalesce(sum(fee) filter (where is_success), 0) as fees,
-        coalesce(sum(fee) filter (where kind in ('payment', 'refund')), 0) as fees_listed
+        coalesce(sum(fee) filter (where kind in ('payment', 'refund') and not is_copy), 0) as fees_listed
     from stg_payments
     where landing_date = $run_date
     group by provider

@@ -1,24 +1,26 @@
--- stg_credits: every billing row the run for $run_date can see, once. A credit *stands*
--- while no reversal names it; a reversal's order is that of the credit it cancels.
+-- stg_credits: every billing row the run for $run_date can see; a row delivered again is kept
+-- once for matching and flagged is_copy. A credit *stands* while no reversal names it; a
+-- reversal's order is that of the credit it cancels.
 with ranked as (
     select
         *,
         row_number() over (
             partition by credit_id order by landing_date, source_file, source_line
-        ) as copy_no
+        ) > 1 as is_copy
     from raw_billing
     where landing_date <= $run_date
 ),
-rows_once as (
-    select * from ranked where copy_no = 1
-),
-reversals as (
-    select
-        credit_id,
-        reverses_credit_id
-    from rows_once
-    where reverses_credit_id is not null
+reversed as (
+    select distinct reverses_credit_id as credit_id
+    from ranked
+    where not is_copy
+      and reverses_credit_id is not null
       and (amount < 0 or result = 'reversed')
+),
+credit_orders as (
+    select credit_id, order_id
+    from ranked
+    where not is_copy and order_id is not null
 )
 select
     c.credit_id,
@@ -29,11 +31,12 @@ select
     c.credited_at,
     c.result,
     c.reverses_credit_id,
-    c.result = 'success' and c.amount > 0 as is_credit,
-    c.amount < 0 or c.result = 'reversed' as is_reversal,
-    c.result = 'success' and c.amount > 0
-        and not exists (select 1 from reversals as r where r.reverses_credit_id = c.credit_id) as is_standing,
+    not c.is_copy and c.result = 'success' and c.amount > 0 as is_credit,
+    not c.is_copy and (c.amount < 0 or c.result = 'reversed') as is_reversal,
+    not c.is_copy and c.result = 'success' and c.amount > 0 and r.credit_id is null as is_standing,
+    c.is_copy,
     c.landing_date
-from rows_once as c
-left join rows_once as cancelled
-    on c.reverses_credit_id = cancelled.credit_id
+from ranked as c
+left join reversed as r using (credit_id)
+left join credit_orders as cancelled
+    on c.order_id is null and c.reverses_credit_id = cancelled.credit_id
