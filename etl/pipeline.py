@@ -169,7 +169,8 @@ def publish(staging_dir: Path, final_dir: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
-def _matched_dates(wh: Warehouse) -> set[date]:
+def matched_dates(wh: Warehouse) -> set[date]:
+    """Business dates whose run completed."""
     return {d for (d,) in wh.rows("select distinct business_date from run_log where status = 'ok'")}
 
 
@@ -247,7 +248,7 @@ def run_dates(settings: Settings, dates: list[date], progress: Progress | None =
     items are carried from the run before it, so any order of requests gives the same result."""
     summaries = []
     with run_lock(settings), Warehouse(settings) as wh:
-        done = _matched_dates(wh)
+        done = matched_dates(wh)
         wanted = sorted(set(dates))
         earlier = [d for d in landing_dates(settings) if d < wanted[0] and d not in done]
         for business_date in earlier + wanted:
@@ -255,3 +256,13 @@ def run_dates(settings: Settings, dates: list[date], progress: Progress | None =
             render_and_publish(settings, business_date, progress, summary, wh=wh)
             summaries.append(summary)
     return summaries
+
+
+def ingest_only(settings: Settings, business_date: date, progress: Progress | None = None) -> RunSummary:
+    """``recon ingest``: stage and load one date, without matching."""
+    summary = RunSummary(business_date)
+    with run_lock(settings), Warehouse(settings) as wh:
+        ingest(settings, business_date, wh, summary, progress)
+    summary.files_quarantined = [q.as_json() for q in quarantined_for(settings.paths.quarantine, business_date)]
+    summary.status = "ingested"
+    return summary
