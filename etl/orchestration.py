@@ -23,11 +23,13 @@ from typing import Any, Mapping, Protocol, Sequence
 from zoneinfo import ZoneInfo
 
 from etl.config import Settings, load_settings, project_root
+from etl.privacy import mask_all_log_records
 
 # The DAG processor imports this module every time it parses the DAG files: the pipeline's
 # heavier modules (pyarrow, DuckDB) are imported inside the functions that need them.
 
 log = logging.getLogger(__name__)
+mask_all_log_records()  # task logs: phone numbers masked whatever module logs them
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Sources whose absence is a warning, not an error (landing.md): nothing to wait for.

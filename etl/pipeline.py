@@ -154,6 +154,7 @@ def ingest(settings: Settings, business_date: date, wh: Warehouse, summary: RunS
             manifests = stage_all(settings, business_date, progress)
     check_required(settings, manifests, summary)
     for m in manifests:
+        summary.warnings.extend(m.warnings)  # e.g. a source whose every file was quarantined
         summary.warnings.extend(f"{f.source_file}: {w}" for f in m.files for w in f.warnings)
     with timed(summary, "load", progress):
         result = load_date(wh, settings, business_date, manifests)

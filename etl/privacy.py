@@ -44,3 +44,22 @@ class MaskingFilter(logging.Filter):
         if masked != message:
             record.msg, record.args = masked, None
         return True
+
+
+def mask_all_log_records() -> None:
+    """Mask phone numbers in every log record of this process, whatever handler writes it
+    (Airflow sets up its own task-log handlers, so a handler filter is not enough there)."""
+    current = logging.getLogRecordFactory()
+    if getattr(current, "masks_msisdn", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = current(*args, **kwargs)
+        message = record.getMessage()
+        masked = mask_text(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return record
+
+    factory.masks_msisdn = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)

@@ -20,6 +20,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
+from etl.privacy import mask_text  # noqa: E402
+
 # Colour-blind-safe (Okabe–Ito), in a fixed order so a channel keeps its colour on a page.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999", "#000000")
 LONG_COLOUR, SHORT_COLOUR = "#0072B2", "#D55E00"
@@ -121,7 +123,8 @@ def inline_svg(svg: str, title: str) -> str:
 
 
 def _label(text: object) -> str:
-    return str(text)
+    """Chart labels come from input data: phone numbers masked like everywhere else."""
+    return mask_text(str(text))
 
 
 def _figure(width: float = 7.2, height: float = 2.6) -> tuple[Figure, plt.Axes]:

@@ -13,7 +13,7 @@ from typing import Sequence
 import xlsxwriter
 
 from etl.export import sql_path
-from etl.privacy import spreadsheet_safe
+from etl.privacy import mask_text, spreadsheet_safe
 from etl.warehouse import Warehouse
 
 
@@ -84,7 +84,7 @@ class Workbook:
             ws.write_datetime(r, c, value, self.formats[kind])
         else:
             # text from input files (ids, comments) could start a formula: neutralise, write as text
-            ws.write_string(r, c, str(spreadsheet_safe(str(value))))
+            ws.write_string(r, c, str(spreadsheet_safe(mask_text(str(value)))))
 
     def close(self) -> Path:
         self.book.close()

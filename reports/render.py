@@ -40,6 +40,9 @@ def environment() -> Environment:
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        # every value printed from data passes the phone-number mask (input text such as a
+        # channel name could hold one); our own SVG charts are masked where they are drawn
+        finalize=lambda v: mask_text(v) if isinstance(v, str) and not isinstance(v, Markup) else v,
     )
     env.filters.update(FILTERS)
     env.filters["masked"] = lambda text: mask_text(str(text)) if text is not None else ""

@@ -12,7 +12,6 @@ numbers directly, the few distinct Chinese values of 业务类型 through a dict
 from __future__ import annotations
 
 import re
-import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -24,7 +23,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from etl.ingest.base import ParsedFile, ParseError, StatementTotals, check_totals
+from etl.ingest.archive import SafeZip
+from etl.ingest.archive import member_name as member_name  # the GBK name rule, shared with UnionPay
+from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals, refuse_empty,
+                             refuse_utf8)
 from etl.schema import FEE, MONEY, PAYMENTS, TS
 
 PROVIDER = "alipay"
@@ -77,10 +79,16 @@ def parse(path: Path) -> ParsedFile:
 
 
 def _parse(path: Path) -> ParsedFile:
+    refuse_empty(path)
     if path.suffix.lower() == ".zip":
         details, summary, names = _zip_members(path)
     else:
         details, summary, names = [(None, path.read_bytes())], None, []
+    for name, data in details + ([summary] if summary else []):
+        if not data:
+            raise ParseError(path, None, "empty file (0 bytes)", name)
+        check_text(path, data, name)
+        refuse_utf8(path, data, name, "Alipay bills")
     members = [_read_detail(path, name, data) for name, data in details]
     warnings: list[str] = []
     parts = [_canonical(path, m, warnings) for m in members]
@@ -95,52 +103,22 @@ def _parse(path: Path) -> ParsedFile:
 # --- the zip ---------------------------------------------------------------------------
 
 
-def member_name(info: zipfile.ZipInfo) -> str:
-    """The member's real name: Alipay writes GBK names without the UTF-8 flag (0x800)."""
-    if info.flag_bits & 0x800:
-        return info.filename
-    try:
-        return info.filename.encode("cp437").decode("gbk")
-    except UnicodeError:
-        return info.filename
-
-
-def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """A member's bytes in one allocation (``ZipFile.read`` grows its result chunk by chunk,
-    which costs seconds on a member of a few GB); size and CRC are checked as zipfile does."""
-    if info.compress_type not in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED) or info.flag_bits & 0x1:
-        return archive.read(info)
-    archive.fp.seek(info.header_offset)
-    header = archive.fp.read(30)
-    if len(header) != 30 or header[:4] != b"PK\x03\x04":
-        raise zipfile.BadZipFile(f"bad local header for {info.filename!r}")
-    name_length, extra_length = struct.unpack("<HH", header[26:30])
-    archive.fp.seek(info.header_offset + 30 + name_length + extra_length)
-    raw = archive.fp.read(info.compress_size)
-    if len(raw) != info.compress_size:
-        raise zipfile.BadZipFile(f"member {info.filename!r} is cut short")
-    data = zlib.decompress(raw, -15, max(info.file_size, 1)) if info.compress_type == zipfile.ZIP_DEFLATED else raw
-    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
-        raise zipfile.BadZipFile(f"bad CRC or size for member {info.filename!r}")
-    return data
-
-
 def _split_order(name: str) -> tuple[int, str]:
     match = SPLIT_SUFFIX.search(name)
     return (int(match.group(1)) if match else 0, name)
 
 
 def _zip_members(path: Path):
-    with zipfile.ZipFile(path) as archive:
-        infos = {member_name(i): i for i in archive.infolist() if not i.is_dir()}
-        detail_names = sorted((n for n in infos if "业务明细" in n and "汇总" not in n), key=_split_order)
-        summary_names = [n for n in infos if "业务明细" in n and "汇总" in n]
+    with SafeZip(path) as archive:
+        names = archive.names()
+        detail_names = sorted((n for n in names if "业务明细" in n and "汇总" not in n), key=_split_order)
+        summary_names = [n for n in names if "业务明细" in n and "汇总" in n]
         if not detail_names:
-            kinds = ", ".join(sorted(infos)) or "nothing"
+            kinds = ", ".join(names) or "nothing"
             raise ParseError(path, None, f"no 业务明细 (trade bill) member in the zip; it holds {kinds}")
-        details = [(n, read_member(archive, infos[n])) for n in detail_names]
-        summary = (summary_names[0], read_member(archive, infos[summary_names[0]])) if summary_names else None
-    return details, summary, sorted(infos)
+        details = [(n, archive.read(n)) for n in detail_names]
+        summary = (summary_names[0], archive.read(summary_names[0])) if summary_names else None
+    return details, summary, names
 
 
 # --- one detail member -----------------------------------------------------------------
@@ -349,6 +327,7 @@ def _canonical(path: Path, m: _Member, warnings: list[str]) -> tuple[pa.Table, p
     amount = _number(path, member, text(AMOUNT), AMOUNT, AMOUNT_RE, MONEY, first)
     received = _number(path, member, text(RECEIVED), RECEIVED, AMOUNT_RE, MONEY, first)
     fee_as_stated = _number(path, member, text(FEE_COL), FEE_COL, FEE_RE, FEE, first)
+    _refuse_negative_payments(path, member, kind, {AMOUNT: amount, RECEIVED: received}, first)
     # Sources disagree on the fee's sign: the canonical sign follows the row's kind.
     fee = pc.if_else(is_refund, pc.negate(pc.abs(fee_as_stated)), pc.abs(fee_as_stated))
     table = pa.table(
@@ -370,6 +349,18 @@ def _canonical(path: Path, m: _Member, warnings: list[str]) -> tuple[pa.Table, p
         }
     )
     return table.cast(PAYMENTS), fee_as_stated
+
+
+def _refuse_negative_payments(path, member, kind, columns: dict, first_line: int) -> None:
+    """A 交易 row states money received: a negative figure there is a corrupt or forged row
+    (refunds are the rows that carry the minus sign), not something to take the magnitude of."""
+    payment = pc.equal(kind, "payment")
+    for column, values in columns.items():
+        bad = pc.fill_null(pc.and_(payment, pc.less(values, pa.scalar(0, values.type))), False)
+        if pc.any(bad).as_py():
+            index = pc.index(bad, True).as_py()
+            raise ParseError(path, first_line + index, f"negative amount {values[index].as_py()} in {column} "
+                             "of a 交易 (payment) row", member)
 
 
 # --- the file's own totals ---------------------------------------------------------------

@@ -6,8 +6,12 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+
+MAX_LINE_BYTES = 64 * 1024  # no line of any format comes near this (UnionPay's records are 610 bytes)
+_SCAN_CHUNK = 1 << 24  # bytes scanned at a time: memory for the scan stays small whatever the file
 
 
 class ParseError(Exception):
@@ -89,3 +93,106 @@ def check_totals(path: Path, rows: pa.Table, stated: StatementTotals, member: st
                 path, None, f"totals disagree: the file states {name}={want}, its rows add up to {got} "
                 "(truncated or corrupt file)", member,
             )
+
+
+# --- checks every text format shares ---------------------------------------------------
+# They look at the raw bytes before any parsing, so a hostile file is refused promptly and by
+# its real cause (a NUL, a 10 MB line, the wrong encoding), not by whatever a parser trips on.
+# Each is a C-speed scan over bytes or bytearray (memchr, isascii, decode): no Python loop per line.
+
+
+def refuse_empty(path: Path) -> None:
+    if Path(path).stat().st_size == 0:
+        raise ParseError(path, None, "empty file (0 bytes)")
+
+
+def line_at(data, pos: int) -> int:
+    """1-based line number of byte ``pos``."""
+    return int(np.count_nonzero(np.frombuffer(data, np.uint8, count=pos) == 0x0A)) + 1
+
+
+@dataclass(frozen=True)
+class TextShape:
+    lines: int  # line breaks (LF)
+    crlf: int  # of them preceded by CR
+
+    @property
+    def mixed_line_ends(self) -> bool:
+        return 0 < self.crlf < self.lines
+
+
+def line_ends(data) -> TextShape:
+    return TextShape(data.count(b"\n"), data.count(b"\r\n"))
+
+
+def check_text(path: Path, data, member: str | None = None, first_line: int = 1) -> None:
+    """Refuse NUL bytes (a CSV or fixed-width file never holds one: binary data or corruption)
+    and lines over MAX_LINE_BYTES (a lost line break or garbage), before any parser sees them.
+
+    Lines are measured without walking them: every aligned block of half the limit must hold a
+    line break (a longer line covers a whole block), so one ``find`` per 32 KiB does it and
+    only a block without a break is looked at closely."""
+    nul = data.find(b"\x00")
+    if nul >= 0:
+        column = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
+        raise ParseError(path, first_line + line_at(data, nul) - 1,
+                         f"NUL byte at column {column} (binary data or a corrupt file)", member)
+    size, probe, start = len(data), MAX_LINE_BYTES // 2, 0
+    while start < size:
+        end = min(start + probe, size)
+        if end - start < probe or data.find(b"\n", start, end) >= 0:
+            start = end
+            continue
+        line_start = data.rfind(b"\n", 0, start) + 1
+        line_end = data.find(b"\n", end)
+        line_end = size if line_end < 0 else line_end
+        if line_end - line_start > MAX_LINE_BYTES:
+            raise ParseError(path, first_line + line_at(data, line_start) - 1,
+                             f"line is {line_end - line_start:,} bytes long, over the {MAX_LINE_BYTES // 1024} KiB "
+                             "limit (lost line breaks or not this format)", member)
+        start = line_end + 1
+
+
+def _chunks_at_line_ends(data):
+    """(start, piece) of about _SCAN_CHUNK bytes, each ending at a line break: a line break
+    never falls inside a UTF-8 or GBK character, so each piece decodes on its own."""
+    start, size = 0, len(data)
+    while start < size:
+        end = data.find(b"\n", min(start + _SCAN_CHUNK, size))
+        end = size if end < 0 else end + 1
+        yield start, data[start:end]
+        start = end
+
+
+def check_utf8(path: Path, data, member: str | None, cause: str, first_line: int = 1) -> None:
+    """Refuse text that is not UTF-8, naming the line of the first bad byte."""
+    if data.isascii():
+        return
+    for start, chunk in _chunks_at_line_ends(data):
+        if chunk.isascii():
+            continue
+        try:
+            chunk.decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise ParseError(path, first_line + line_at(data, start + error.start) - 1, cause, member) from None
+
+
+def refuse_utf8(path: Path, data, member: str | None, what: str) -> None:
+    """For GBK formats: refuse text that is in fact UTF-8 (re-encoded after download). GBK
+    text with Chinese in it is never valid UTF-8 for long, so the scan stops at the first
+    piece that fails to decode; pure ASCII is the same in both and passes."""
+    if data.isascii():
+        return
+    first = None
+    for start, chunk in _chunks_at_line_ends(data):
+        if chunk.isascii():
+            continue
+        try:
+            chunk.decode("utf-8")
+        except UnicodeDecodeError:
+            return
+        if first is None:
+            first = start + int(np.argmax(np.frombuffer(chunk, np.uint8) > 0x7F))
+    if first is not None:
+        raise ParseError(path, line_at(data, first), f"text is UTF-8, but {what} are GBK "
+                         "(re-encoded after download?)", member)

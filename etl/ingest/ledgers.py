@@ -1,20 +1,35 @@
 """Parsers for the internal ledgers (orders, billing, surveys, complaints): UTF-8 CSV with a
 header, or Parquet with the same columns (shared/spec/landing.md).
 
+Before DuckDB sees a CSV its bytes are checked (empty, NUL bytes, over-long lines, UTF-8) and
+a file mixing CRLF and LF line ends is normalised to LF. The header is read here, so DuckDB
+is told the columns instead of guessing: a sniffer that guesses may skip lines it finds odd,
+and a row must never disappear that way. Every row then must have the header's width.
+
 Parsing is set-based in an in-memory DuckDB: read every field as text, then type it with
-``try_cast`` and report the first line whose value does not fit, naming the column.
+``try_cast`` and report the first line whose value does not fit, naming the column. Values
+and patterns are bound as parameters; only this module's own column names are SQL text.
+
+Data problems that are not corruption load with a warning: a value outside a known
+vocabulary (a new channel or product), an msisdn that is not 11 digits, a row repeated
+exactly (the matcher counts each copy as DUPLICATE_ROW). Two different rows under one key
+are a contradiction the file cannot settle: the file is refused.
 """
 from __future__ import annotations
 
+import csv
+import io
+import os
 import re
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
-import pyarrow as pa
 
 from etl import schema
-from etl.ingest.base import ParsedFile, ParseError
+from etl.ingest.base import ParsedFile, ParseError, check_text, check_utf8, line_ends, refuse_empty
+from etl.privacy import mask_msisdn, mask_text
 
 MONEY_TEXT = r"^-?[0-9]+(\.[0-9]{1,2})?$"  # exact to the fen: three decimals are an error
 
@@ -73,97 +88,241 @@ LEDGERS: dict[str, tuple[Column, ...]] = {
 }
 _RANGES = {"csat": (1, 5), "nps": (0, 10)}
 
+# Open vocabularies (shared/spec/landing.md): another value loads, with a warning naming it,
+# so a new channel or product shows up in the run summary instead of silently in the marts.
+KNOWN: dict[str, dict[str, tuple[str, ...]]] = {
+    "orders": {
+        "channel": ("web", "app", "alipay_mini", "wechat_mini", "jd"),
+        "product_type": ("call_credit", "data", "plan"),
+        "pay_method": ("alipay", "wechatpay", "unionpay"),
+    },
+    "billing": {"product_type": ("call_credit", "data", "plan")},
+    "complaints": {"category": ("not_credited", "late_credit", "wrong_amount", "refund", "payment", "other")},
+}
+MSISDN_TEXT = r"^1[0-9]{10}$"
+NOT_UTF8 = "text is not UTF-8 (the internal ledgers are UTF-8; exported as GBK?)"
+
+
+def _raw(col: Column) -> str:
+    return f'nullif(trim("{col.name}"), \'\')'
+
 
 def _typed(col: Column) -> str:
-    raw = f'nullif(trim("{col.name}"), \'\')'
+    raw = _raw(col)
     if col.kind == "ts":
         # ISO 8601 with an offset is converted to Shanghai wall time; naive is taken as local.
         return f"(try_cast({raw} as timestamptz) at time zone 'Asia/Shanghai')"
     if col.kind == "money":
-        return f"case when regexp_full_match({raw}, '{MONEY_TEXT}') then cast({raw} as decimal(18,2)) end"
+        return f"case when regexp_full_match({raw}, $money_text) then cast({raw} as decimal(18,2)) end"
     if col.kind == "int":
         return f"try_cast({raw} as tinyint)"
     return raw
 
 
-def _problem(col: Column) -> str:
-    """SQL condition true on a row whose raw value breaks the column's rule."""
-    raw = f'nullif(trim("{col.name}"), \'\')'
-    typed = _typed(col)
+def _typed_name(col: Column) -> str:
+    return f'"typed_{col.name}"'
+
+
+def _problem(col: Column) -> tuple[str, dict[str, object]]:
+    """SQL condition true on a row whose raw value breaks the column's rule, and its parameters
+    (run on the ``checked`` table, which holds each typed value beside the raw one)."""
+    raw, typed = _raw(col), _typed_name(col)
+    params: dict[str, object] = {}
     checks = [f"({raw} is not null and {typed} is null)"]
     if col.required:
         checks.append(f"{raw} is null")
     if col.non_negative:
         checks.append(f"{typed} < 0")
     if col.allowed:
-        values = ", ".join(f"'{v}'" for v in col.allowed)
-        checks.append(f"({raw} is not null and {raw} not in ({values}))")
+        checks.append(f"({raw} is not null and not list_contains($allowed_{col.name}, {raw}))")
+        params[f"allowed_{col.name}"] = list(col.allowed)
     if col.name in _RANGES:
-        lo, hi = _RANGES[col.name]
-        checks.append(f"({typed} not between {lo} and {hi})")
-    return " or ".join(checks)
+        checks.append(f"({typed} not between $lo_{col.name} and $hi_{col.name})")
+        params[f"lo_{col.name}"], params[f"hi_{col.name}"] = _RANGES[col.name]
+    return "(" + " or ".join(checks) + ")", params
 
 
-def _read_raw(con: duckdb.DuckDBPyConnection, path: Path) -> None:
-    if path.suffix == ".parquet":
-        con.execute("create temp table raw as select *, row_number() over () as source_line from read_parquet($p)",
-                    {"p": str(path)})
-        return
-    head = path.read_bytes()[:4096]
+def _shown(column: str, value: str | None) -> str:
+    """A bad value as an error message may show it: phone numbers masked, long text cut."""
+    if column == "msisdn":
+        return repr(mask_msisdn(value))
+    return repr(mask_text((value or "")[:40]))
+
+
+def _header(path: Path, data: bytes) -> list[str]:
+    end = data.find(b"\n")
+    first = (data if end < 0 else data[:end]).decode("utf-8").lstrip("\ufeff").rstrip("\r")
+    if "\r" in first:
+        raise ParseError(path, 1, "lines end with a bare CR (accepted: LF, CRLF or a mix of both)")
     try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not merely a character cut at the 4 KiB edge
-            raise ParseError(path, None, f"not UTF-8 (byte {exc.start}: {head[exc.start:exc.start+2]!r}); "
-                             "the internal ledgers are UTF-8") from exc
+        names = [n.strip() for n in next(csv.reader(io.StringIO(first)), [])]
+    except csv.Error as error:
+        raise ParseError(path, 1, f"unreadable header: {error}") from None
+    if not any(names):
+        raise ParseError(path, 1, "no header line (the ledgers' first line names their columns)")
+    twice = sorted({n for n in names if n and names.count(n) > 1})
+    if twice:
+        raise ParseError(path, 1, f"column(s) {twice} appear twice in the header")
+    return [n or f"column{i}" for i, n in enumerate(names, 1)]
+
+
+def _kept(names: list[str], wanted: list[str]) -> str:
+    """The select list of the file's columns we read: other columns (whatever their names,
+    ``source_line`` included) are never brought in."""
+    return "".join(f'"{name}", ' for name in wanted if name in names)
+
+
+def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str], wanted: list[str]) -> None:
+    """Table ``raw``: the file's columns we read, as delivered, and each row's ``source_line``."""
+    if path.suffix.lower() == ".parquet":
+        try:
+            names = [n for (n,) in con.execute("select name from parquet_schema($p)", {"p": str(path)}).fetchall()]
+            con.execute(f"create temp table raw as select {_kept(names, wanted)}row_number() over () as source_line "
+                        "from read_parquet($p)", {"p": str(path)})
+        except duckdb.Error as exc:
+            raise ParseError(path, None, f"unreadable Parquet: {str(exc).splitlines()[0]}") from exc
+        return
+    data = path.read_bytes()
+    check_text(path, data)
+    check_utf8(path, data, None, NOT_UTF8)
+    shape = line_ends(data)
+    names = _header(path, data)
+    _refuse_missing(path, needed, set(names))
+    source, normalised = path, None
+    if shape.mixed_line_ends:
+        # Accepted: some exports append rows with another tool. Only the CR of CRLF goes, so
+        # every line keeps its number (a CR inside a quoted comment goes too: harmless).
+        fd, name = tempfile.mkstemp(prefix=".recon-lf-", suffix=".csv")
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data.replace(b"\r\n", b"\n"))
+        source = normalised = Path(name)
+    del data
     try:
         con.execute(
-            "create temp table raw as select *, row_number() over () + 1 as source_line "
-            "from read_csv($p, header = true, all_varchar = true, delim = ',', quote = '\"', "
-            "escape = '\"', strict_mode = true, null_padding = false, encoding = 'utf-8')",
-            {"p": str(path)},
+            f"create temp table raw as select {_kept(names, wanted)}row_number() over () + 1 as source_line "
+            "from read_csv($p, header = true, auto_detect = false, columns = $columns, delim = ',', "
+            "quote = '\"', escape = '\"', comment = '', strict_mode = true, null_padding = false, "
+            "encoding = 'utf-8')",
+            {"p": str(source), "columns": {n: "VARCHAR" for n in names}},
         )
     except duckdb.Error as exc:
-        line = _line_of(str(exc))
-        raise ParseError(path, line, f"malformed CSV: {str(exc).splitlines()[0]}") from exc
+        line, cause = _csv_error(str(exc))
+        raise ParseError(path, line, f"malformed CSV: {mask_text(cause)}") from exc
+    finally:
+        if normalised is not None:
+            normalised.unlink(missing_ok=True)
 
 
-def _line_of(message: str) -> int | None:
+def _refuse_missing(path: Path, needed: list[str], present: set[str]) -> None:
+    missing = [name for name in needed if name not in present]
+    if missing:
+        raise ParseError(path, 1, f"missing column(s) {missing} in the header")
+
+
+def _csv_error(message: str) -> tuple[int | None, str]:
+    """(line, cause) from DuckDB's CSV error: its first line, plus the line saying what was wrong."""
     match = re.search(r"[Ll]ine:? (\d+)", message)
-    return int(match.group(1)) if match else None
+    lines = [m.strip() for m in message.splitlines() if m.strip()]
+    detail = next((m for m in lines[1:] if m.startswith(("Expected Number of Columns", "Value with unterminated",
+                                                           "Invalid unicode", "The CSV Parser state"))), None)
+    cause = lines[0] if lines else message
+    if detail:
+        cause += f" ({detail})"
+    return (int(match.group(1)) if match else None), cause
+
+
+def _lines(numbers: list[int]) -> str:
+    return ", ".join(str(n) for n in numbers[:10]) + (", …" if len(numbers) > 10 else "")
+
+
+def _duplicates(con: duckdb.DuckDBPyConnection, path: Path, source: str, columns: tuple[Column, ...],
+                warnings: list[str]) -> None:
+    """Exact copies of a row load (orders and billing copies are DUPLICATE_ROW to the matcher,
+    the reports count a survey or ticket once); one key with two different rows is refused."""
+    key = columns[0].name
+    repeated = f'select "{key}" from raw group by "{key}" having count(*) > 1'
+    if not con.execute(f"select exists ({repeated})").fetchall()[0][0]:
+        return
+    every = ", ".join(f'"{c.name}"' for c in columns)
+    copies = con.execute(
+        f'with versions as (select "{key}" as k, count(*) as n, list(source_line order by source_line) as seen '
+        f'from raw where "{key}" in ({repeated}) group by {every}) '
+        "select k, count(*) as versions, flatten(list(seen order by seen[1])) as seen "
+        "from versions group by k order by min(seen[1])").fetchall()
+    for value, versions, seen in copies:
+        if versions > 1:
+            seen = sorted(seen)
+            raise ParseError(path, int(seen[1]), f"{key} {_shown(key, value)} is on lines {_lines(seen)} "
+                             "with different values: the file contradicts itself")
+    extra = sorted(line for *_, seen in copies for line in sorted(seen)[1:])
+    counted = ("the matcher counts each copy as DUPLICATE_ROW" if source in ("orders", "billing")
+               else f"the reports count each {key} once")
+    warnings.append(f"{path.name}: {len(extra)} row(s) repeat an earlier row exactly (line {_lines(extra)}): "
+                    f"loaded as delivered; {counted}")
+
+
+def _vocabulary(con: duckdb.DuckDBPyConnection, path: Path, source: str, present: set[str],
+                warnings: list[str]) -> None:
+    for column, known in KNOWN.get(source, {}).items():
+        if column not in present:
+            continue
+        found = con.execute(
+            f'select trim("{column}") as v, count(*), list(source_line order by source_line)[1:10] from raw '
+            f'where nullif(trim("{column}"), \'\') is not null and not list_contains($known, trim("{column}")) '
+            "group by v order by min(source_line) limit 20", {"known": list(known)}).fetchall()
+        for value, count, at in found:
+            warnings.append(f"{path.name}: unknown {column} {_shown(column, value)} on {count} row(s) "
+                            f"(line {_lines(at)}): loaded as is")
+    if "msisdn" in present:
+        count, at = con.execute(
+            "select count(*), list(source_line order by source_line)[1:10] from raw "
+            "where nullif(trim(msisdn), '') is not null and not regexp_full_match(trim(msisdn), $pattern)",
+            {"pattern": MSISDN_TEXT}).fetchall()[0]
+        if count:
+            warnings.append(f"{path.name}: msisdn is not 11 digits starting with 1 on {count} row(s) "
+                            f"(line {_lines(at or [])}): loaded as is")
 
 
 def parse(path: Path, source: str) -> ParsedFile:
     """Parse one ledger file of ``source`` into its etl.schema shape, or raise ParseError."""
+    path = Path(path)
+    refuse_empty(path)
     columns = LEDGERS[source]
+    warnings: list[str] = []
     with duckdb.connect() as con:
         con.execute("set TimeZone = 'Asia/Shanghai'")
-        _read_raw(con, path)
+        needed = [c.name for c in columns if c.required or source in ("orders", "billing")]
+        _read_raw(con, path, needed, [c.name for c in columns])
         present = {name for (name,) in con.execute(
             "select column_name from duckdb_columns() where table_name = 'raw'").fetchall()}
-        missing = [c.name for c in columns if c.name not in present and (c.required or source in ("orders", "billing"))]
-        if missing:
-            raise ParseError(path, 1, f"missing column(s) {missing} in the header")
+        _refuse_missing(path, needed, present)
         for col in columns:
             if col.name not in present:
                 con.execute(f'alter table raw add column "{col.name}" varchar')
             else:
                 con.execute(f'alter table raw alter "{col.name}" type varchar')
-        for col in columns:
-            bad = con.execute(
-                f'select source_line, "{col.name}" from raw where {_problem(col)} order by source_line limit 1'
-            ).fetchone()
-            if bad:
-                shown = (bad[1] or "")[:40]
-                raise ParseError(path, int(bad[0]), f"column {col.name}: bad value {shown!r} ({col.kind}"
-                                 + (", required" if col.required else "") + ")")
-        key = columns[0].name
-        dup = con.execute(f'select min(source_line), "{key}" from raw group by "{key}" having count(*) > 1 limit 1').fetchone()
-        if dup:
-            raise ParseError(path, int(dup[0]), f"{key} {dup[1]!r} appears more than once in the file")
-        select = ", ".join(f'{_typed(c)} as "{c.name}"' for c in columns)
+        # Each value is typed once, beside its raw text; one filtered pass then finds the first
+        # line breaking any rule, and the first column it breaks.
+        uses_money = any(c.kind == "money" for c in columns)
+        con.execute("create temp table checked as select *, "
+                    + ", ".join(f"{_typed(c)} as {_typed_name(c)}" for c in columns) + " from raw",
+                    {"money_text": MONEY_TEXT} if uses_money else {})
+        problems = [_problem(col) for col in columns]
+        params = {k: v for _, p in problems for k, v in p.items()}
+        which = " ".join(f"when {sql} then {i}" for i, (sql, _) in enumerate(problems))
+        first_bad = con.execute(
+            f"select source_line, case {which} end from checked where "
+            + " or ".join(sql for sql, _ in problems) + " order by source_line limit 1", params).fetchall()
+        if first_bad:
+            line, index = first_bad[0]
+            col = columns[index]
+            value = con.execute(f'select "{col.name}" from raw where source_line = $l', {"l": line}).fetchall()[0][0]
+            raise ParseError(path, int(line), f"column {col.name}: bad value {_shown(col.name, value)} ({col.kind}"
+                             + (", required" if col.required else "") + ")")
+        _duplicates(con, path, source, columns, warnings)
+        _vocabulary(con, path, source, present, warnings)
+        select = ", ".join(f'{_typed_name(c)} as "{c.name}"' for c in columns)
         table = con.sql(
             f"select {select}, null::varchar as source_member, source_line::bigint as source_line "
-            "from raw order by source_line"
-        ).to_arrow_table()
-    return ParsedFile(path=path, rows=table.cast(schema.SOURCE_SCHEMAS[source]))
+            "from checked order by source_line").to_arrow_table()
+    return ParsedFile(path=path, rows=table.cast(schema.SOURCE_SCHEMAS[source]), warnings=warnings)

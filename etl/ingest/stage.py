@@ -23,7 +23,8 @@ from etl import schema
 from etl.config import Settings
 from etl.ingest import ledgers
 from etl.ingest.base import ParsedFile, ParseError
-from etl.quarantine import QuarantinedFile, quarantine
+from etl.privacy import mask_text
+from etl.quarantine import QuarantinedFile, printable, quarantine
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,7 @@ class SourceManifest:
     quarantined: list[QuarantinedFile] = field(default_factory=list)
     problem: str | None = None  # e.g. a missing source folder
     seconds: float = 0.0
+    warnings: list[str] = field(default_factory=list)  # about the source as a whole (per-file ones are in files)
 
     def to_json(self) -> str:
         data = asdict(self)
@@ -68,6 +70,7 @@ class SourceManifest:
                          for q in data["quarantined"]],
             problem=data.get("problem"),
             seconds=data.get("seconds", 0.0),
+            warnings=data.get("warnings", []),
         )
 
 
@@ -81,10 +84,29 @@ def file_hash(path: Path) -> str:
 
 def source_files(folder: Path, source: str) -> list[Path]:
     if source in LEDGER_SOURCES:
-        return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix in (".csv", ".parquet"))
+        return sorted(p for p in folder.iterdir()
+                      if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in (".csv", ".parquet"))
     from etl.ingest.sources import provider_files
 
     return provider_files(folder, source)
+
+
+def unexpected_files(folder: Path, source: str, accepted: list[Path]) -> list[Path]:
+    """Files in a source folder that are not its statements/ledgers nor a ``.sha1`` beside one.
+    They are quarantined, not ignored: nothing delivered disappears without a trace. Hidden
+    files (a download in progress) and sub-folders are left alone."""
+    names = {p.name for p in accepted}
+    companions = {n + ".sha1" for n in names} | {n[:-3] + ".sha1" for n in names if n.lower().endswith(".gz")}
+    return sorted(p for p in folder.iterdir()
+                  if (p.is_file() or p.is_symlink()) and not p.name.startswith(".")
+                  and p.name not in names and p.name not in companions)
+
+
+def expected_files(source: str) -> str:
+    if source in LEDGER_SOURCES:
+        return "*.csv or *.parquet"
+    return {"alipay": "*.zip or *.csv", "wechatpay": "*.csv or *.csv.gz (with its .sha1)",
+            "unionpay": "*.zip or INN…"}.get(source, "its statement files")
 
 
 def parse_file(path: Path, source: str) -> ParsedFile:
@@ -131,19 +153,40 @@ def stage_source(settings: Settings, landing_date: date, source: str) -> SourceM
     if not folder.is_dir():
         manifest.problem = f"no folder {folder.relative_to(landing)} in the landing zone"
     else:
-        for path in source_files(folder, source):
-            digest = file_hash(path)
+        def refuse(path: Path, error: ParseError) -> None:
+            manifest.quarantined.append(
+                quarantine(path, landing, settings.paths.quarantine, landing_date, source, error))
+
+        accepted = source_files(folder, source)
+        for path in accepted:
             rel = str(path.relative_to(landing))
+            if path.is_symlink():  # landing files are written by our extract tasks: never links
+                refuse(path, ParseError(path, None, "a symbolic link, not a delivered file: refused"))
+                continue
+            digest = file_hash(path)
             try:
                 parsed = parse_file(path, source)
             except ParseError as error:
-                manifest.quarantined.append(
-                    quarantine(path, landing, settings.paths.quarantine, landing_date, source, error))
+                refuse(path, error)
+                continue
+            except MemoryError:
+                raise
+            except Exception as error:  # a case no parser foresaw: this file only, loudly
+                log.exception("parser for %s failed on %s", source, mask_text(printable(rel)))
+                refuse(path, ParseError(path, None, f"could not be parsed: unexpected {type(error).__name__}: "
+                                                    f"{str(error)[:200]} (an input the parser does not foresee)"))
                 continue
             tables.append(_with_lineage(parsed, source, rel, digest))
             manifest.files.append(StagedFile(rel, digest, parsed.rows.num_rows, _totals_json(parsed),
-                                             list(parsed.warnings)))
-            log.info("parsed %s: %d rows", rel, parsed.rows.num_rows)
+                                             [mask_text(w) for w in parsed.warnings]))
+            log.info("parsed %s: %d rows", mask_text(printable(rel)), parsed.rows.num_rows)
+        for path in unexpected_files(folder, source, accepted):
+            refuse(path, ParseError(path, None, f"not a file the {source} source delivers "
+                                                f"(expected {expected_files(source)})"))
+        if manifest.quarantined and not manifest.files:
+            manifest.warnings.append(
+                f"{source}: every delivered file was quarantined ({len(manifest.quarantined)}); the run has no "
+                f"{source} rows, so what they would have matched shows as breaks: re-deliver and re-run the date")
     target_schema = schema.SOURCE_SCHEMAS[source].append(pa.field("source_file", pa.string())) \
                                                   .append(pa.field("file_hash", pa.string()))
     table = pa.concat_tables(tables) if tables else target_schema.empty_table()

@@ -14,7 +14,6 @@ we keep become text (GBK is decoded only where a kept field is not ASCII).
 from __future__ import annotations
 
 import re
-import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
@@ -26,7 +25,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.ingest.base import ParsedFile, ParseError, StatementTotals, check_totals
+from etl.ingest.archive import SafeZip
+from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals, refuse_empty,
+                             refuse_utf8)
 from etl.schema import FEE, MONEY, PAYMENTS, TS
 
 PROVIDER = "unionpay"
@@ -69,27 +70,29 @@ def parse(path: Path) -> ParsedFile:
 
 
 def _parse(path: Path) -> ParsedFile:
+    refuse_empty(path)
     warnings: list[str] = []
     members: list[str] = []
     report = None
     if path.suffix.lower() == ".zip":
-        with zipfile.ZipFile(path) as archive:
-            infos = {_member_name(i): i for i in archive.infolist() if not i.is_dir()}
-            members = sorted(infos)
+        with SafeZip(path) as archive:
+            members = archive.names()
             inn_names = [n for n in members if INN_NAME.match(n)]
             if not inn_names:
                 raise ParseError(path, None, f"no INN…ZM_… (流水) member in the zip; it holds {', '.join(members)}")
             zip_date = ZIP_DATE.search(path.name)
-            inns = [_read_inn(path, n, read_member(archive, infos[n]), _settlement_date(path, n, zip_date), warnings)
+            inns = [_read_inn(path, n, _checked(path, n, archive.read(n)), _settlement_date(path, n, zip_date),
+                              warnings)
                     for n in inn_names]
             rd_names = [n for n in members if n.startswith("RD")]
             if rd_names:
-                report = (rd_names[0], read_member(archive, infos[rd_names[0]]))
+                report = (rd_names[0], _checked(path, rd_names[0], archive.read(rd_names[0])))
     else:
         if not INN_NAME.match(path.name):
             raise ParseError(path, None, "a bare UnionPay file must be named INN<YYMMDD>88ZM_<merId> "
                                          "(its settlement date gives the year of each record)")
-        inns = [_read_inn(path, None, path.read_bytes(), _settlement_date(path, path.name, None), warnings)]
+        inns = [_read_inn(path, None, _checked(path, None, path.read_bytes()),
+                          _settlement_date(path, path.name, None), warnings)]
     rows = pa.concat_tables([inn.rows for inn in inns])
     totals = None
     if report is not None:
@@ -98,32 +101,11 @@ def _parse(path: Path) -> ParsedFile:
     return ParsedFile(path=path, rows=rows, totals=totals, members=members, warnings=warnings)
 
 
-def _member_name(info: zipfile.ZipInfo) -> str:
-    if info.flag_bits & 0x800:
-        return info.filename
-    try:
-        return info.filename.encode("cp437").decode("gbk")
-    except UnicodeError:
-        return info.filename
-
-
-def read_member(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> bytes:
-    """A member's bytes in one allocation (``ZipFile.read`` grows its result chunk by chunk,
-    which costs seconds on a member of a few GB); size and CRC are checked as zipfile does."""
-    if info.compress_type not in (zipfile.ZIP_DEFLATED, zipfile.ZIP_STORED) or info.flag_bits & 0x1:
-        return archive.read(info)
-    archive.fp.seek(info.header_offset)
-    header = archive.fp.read(30)
-    if len(header) != 30 or header[:4] != b"PK\x03\x04":
-        raise zipfile.BadZipFile(f"bad local header for {info.filename!r}")
-    name_length, extra_length = struct.unpack("<HH", header[26:30])
-    archive.fp.seek(info.header_offset + 30 + name_length + extra_length)
-    raw = archive.fp.read(info.compress_size)
-    if len(raw) != info.compress_size:
-        raise zipfile.BadZipFile(f"member {info.filename!r} is cut short")
-    data = zlib.decompress(raw, -15, max(info.file_size, 1)) if info.compress_type == zipfile.ZIP_DEFLATED else raw
-    if len(data) != info.file_size or zlib.crc32(data) != info.CRC:
-        raise zipfile.BadZipFile(f"bad CRC or size for member {info.filename!r}")
+def _checked(path: Path, member: str | None, data):
+    """No NUL bytes, no over-long lines, not re-encoded as UTF-8 (an empty INN member is a day
+    without transactions; its report then states 总计 0)."""
+    check_text(path, data, member)
+    refuse_utf8(path, data, member, "UnionPay settlement files")
     return data
 
 

@@ -23,7 +23,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from etl.ingest.base import ParsedFile, ParseError, StatementTotals, check_totals
+from etl.ingest.archive import gunzip
+from etl.ingest.base import ParsedFile, ParseError, StatementTotals, check_text, check_totals, refuse_empty
 from etl.schema import FEE, MONEY, PAYMENTS, TS
 
 PROVIDER = "wechatpay"
@@ -61,12 +62,16 @@ def parse(path: Path) -> ParsedFile:
 
 
 def _parse(path: Path) -> ParsedFile:
+    refuse_empty(path)
     data = path.read_bytes()
     if path.suffix.lower() == ".gz":
-        data = gzip.decompress(data)
+        data = gunzip(path, data)
+        if not data:
+            raise ParseError(path, None, "empty file (the gzip holds 0 bytes)")
     _verify_sha1(path, data)
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
+    check_text(path, data)
     header_end = data.find(b"\n")
     if header_end < 0:
         raise ParseError(path, None, "no header line (empty or truncated file)")
@@ -241,6 +246,12 @@ def _canonical(path: Path, raw: pa.Table, legacy: bool, warnings: list[str]) -> 
                      f"({REFUND_AMOUNT} / {LEGACY_TOTAL if legacy else ORDER_AMOUNT})", AMOUNT_RE, MONEY)
     settle_amount = _number(path, pc.if_else(is_refund, refund_amount, settle),
                             f"{REFUND_AMOUNT} / {LEGACY_TOTAL if legacy else SETTLE}", AMOUNT_RE, MONEY)
+    for what, values in (("amount", amount), ("settlement amount", settle_amount)):
+        negative = pc.less(values, pa.scalar(0, values.type))
+        if pc.any(negative).as_py():
+            index = pc.index(negative, True).as_py()
+            raise ParseError(path, 2 + index, f"negative {what} {values[index].as_py()}: WeChat states amounts "
+                                              "as positive figures (only 手续费 is signed)")
     refund_id = pc.coalesce(_null_if(text(MCH_REFUND_NO), NO_ID), _null_if(text(WX_REFUND_NO), NO_ID))
     table = pa.table(
         {
