@@ -12,8 +12,6 @@ numbers directly, the few distinct Chinese values of 业务类型 through a dict
 from __future__ import annotations
 
 import re
-import zipfile
-import zlib
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -25,7 +23,7 @@ import pyarrow.csv as pacsv
 
 from etl.ingest.archive import SafeZip
 from etl.ingest.archive import member_name as member_name  # the GBK name rule, shared with UnionPay
-from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals, refuse_empty,
+from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, provider_parser, check_text, check_totals, refuse_empty,
                              refuse_utf8)
 from etl.schema import FEE, MONEY, PAYMENTS, TS
 
@@ -65,20 +63,9 @@ class _Member:
     footer: _Footer | None
 
 
+@provider_parser("Alipay bill")
 def parse(path: Path) -> ParsedFile:
     """Parse one delivered Alipay trade bill (zip or bare 业务明细 CSV)."""
-    path = Path(path)
-    try:
-        return _parse(path)
-    except ParseError:
-        raise
-    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-        raise ParseError(path, None, f"corrupt or truncated zip: {error}") from error
-    except (pa.ArrowException, ValueError, UnicodeError) as error:
-        raise ParseError(path, None, f"unreadable Alipay bill: {error}") from error
-
-
-def _parse(path: Path) -> ParsedFile:
     refuse_empty(path)
     if path.suffix.lower() == ".zip":
         details, summary, names = _zip_members(path)

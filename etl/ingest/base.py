@@ -2,7 +2,12 @@
 and the check of parsed rows against the file's own totals."""
 from __future__ import annotations
 
+import functools
+import gzip
+import zipfile
+import zlib
 from dataclasses import dataclass, field
+from typing import Callable
 from decimal import Decimal
 from pathlib import Path
 
@@ -196,3 +201,26 @@ def refuse_utf8(path: Path, data, member: str | None, what: str) -> None:
     if first is not None:
         raise ParseError(path, line_at(data, first), f"text is UTF-8, but {what} are GBK "
                          "(re-encoded after download?)", member)
+
+
+def provider_parser(what: str) -> Callable[[Callable[[Path], "ParsedFile"]], Callable[[Path], "ParsedFile"]]:
+    """Make a provider parser raise only ParseError: a broken archive or an unreadable value
+    becomes a ParseError naming the file, so staging always quarantines it."""
+
+    def decorate(body: Callable[[Path], ParsedFile]) -> Callable[[Path], ParsedFile]:
+        @functools.wraps(body)
+        def parse(path: Path) -> ParsedFile:
+            path = Path(path)
+            try:
+                return body(path)
+            except ParseError:
+                raise
+            except (zipfile.BadZipFile, gzip.BadGzipFile, zlib.error, EOFError) as error:
+                archive = "gzip" if path.suffix.lower() == ".gz" else "zip"
+                raise ParseError(path, None, f"corrupt or truncated {archive}: {error}") from error
+            except (pa.ArrowException, ValueError, UnicodeError) as error:
+                raise ParseError(path, None, f"unreadable {what}: {error}") from error
+
+        return parse
+
+    return decorate

@@ -14,8 +14,6 @@ we keep become text (GBK is decoded only where a kept field is not ASCII).
 from __future__ import annotations
 
 import re
-import zipfile
-import zlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -26,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.ingest.archive import SafeZip
-from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals, refuse_empty,
+from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, provider_parser, check_text, check_totals, refuse_empty,
                              refuse_utf8)
 from etl.schema import FEE, MONEY, PAYMENTS, TS
 
@@ -56,20 +54,9 @@ class _Inn:
     settles_as_credit: pa.Array  # does the row move money to the merchant (贷)?
 
 
+@provider_parser("UnionPay file")
 def parse(path: Path) -> ParsedFile:
     """Parse one delivered UnionPay settlement file (zip or bare INN file)."""
-    path = Path(path)
-    try:
-        return _parse(path)
-    except ParseError:
-        raise
-    except (zipfile.BadZipFile, zlib.error, EOFError) as error:
-        raise ParseError(path, None, f"corrupt or truncated zip: {error}") from error
-    except (pa.ArrowException, ValueError, UnicodeError) as error:
-        raise ParseError(path, None, f"unreadable UnionPay file: {error}") from error
-
-
-def _parse(path: Path) -> ParsedFile:
     refuse_empty(path)
     warnings: list[str] = []
     members: list[str] = []

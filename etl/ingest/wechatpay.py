@@ -11,10 +11,8 @@ provably the same split (the usual case: no copy of the bill), else after replac
 """
 from __future__ import annotations
 
-import gzip
 import hashlib
 import re
-import zlib
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
@@ -24,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from etl.ingest.archive import gunzip
-from etl.ingest.base import ParsedFile, ParseError, StatementTotals, check_text, check_totals, refuse_empty
+from etl.ingest.base import ParsedFile, ParseError, StatementTotals, provider_parser, check_text, check_totals, refuse_empty
 from etl.schema import FEE, MONEY, PAYMENTS, TS
 
 PROVIDER = "wechatpay"
@@ -48,20 +46,9 @@ TIME_RE = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 NO_ID = ("", "0")  # WeChat fills id columns that do not apply with "0"
 
 
+@provider_parser("WeChat Pay bill")
 def parse(path: Path) -> ParsedFile:
     """Parse one delivered WeChat Pay trade bill (``.csv`` or ``.csv.gz``)."""
-    path = Path(path)
-    try:
-        return _parse(path)
-    except ParseError:
-        raise
-    except (gzip.BadGzipFile, zlib.error, EOFError) as error:
-        raise ParseError(path, None, f"corrupt or truncated gzip: {error}") from error
-    except (pa.ArrowException, ValueError, UnicodeError) as error:
-        raise ParseError(path, None, f"unreadable WeChat Pay bill: {error}") from error
-
-
-def _parse(path: Path) -> ParsedFile:
     refuse_empty(path)
     data = path.read_bytes()
     if path.suffix.lower() == ".gz":
