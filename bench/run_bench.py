@@ -80,6 +80,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--memory-limit", default=None, help="DuckDB memory_limit, e.g. 2GB")
     parser.add_argument("--work", type=Path, default=Path("/tmp/topup-recon-bench"))
+    parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
     args = parser.parse_args()
     day = date.fromisoformat(args.day)
     work = args.work / f"n{args.orders}"
@@ -100,7 +101,7 @@ def main() -> None:
             "stages_s": {s: statistics.median(r["stages_s"].get(s, 0) for r in runs) for s in stages},
         },
     }
-    out = ROOT / "bench" / "results" / f"n{args.orders}{'-mem' + args.memory_limit if args.memory_limit else ''}.json"
+    out = args.results / f"n{args.orders}{'-mem' + args.memory_limit if args.memory_limit else ''}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2), "utf-8")
     print(json.dumps(result["median"], indent=2))
