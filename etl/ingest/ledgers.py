@@ -305,18 +305,18 @@ def parse(path: Path, source: str) -> ParsedFile:
                 con.execute(f'alter table raw add column "{col.name}" varchar')
             else:
                 con.execute(f'alter table raw alter "{col.name}" type varchar')
-        # Each value is typed once, beside its raw text; one filtered pass then finds the first
-        # line breaking any rule, and the first column it breaks.
-        uses_money = any(c.kind == "money" for c in columns)
-        con.execute("create temp table checked as select *, "
-                    + ", ".join(f"{_typed(c)} as {_typed_name(c)}" for c in columns) + " from raw",
-                    {"money_text": MONEY_TEXT} if uses_money else {})
+        # One pass types each value and names the first rule (if any) the row breaks; the raw
+        # text stays in `raw` for the error message only.
         problems = [_problem(col) for col in columns]
         params = {k: v for _, p in problems for k, v in p.items()}
+        if any(c.kind == "money" for c in columns):
+            params["money_text"] = MONEY_TEXT
         which = " ".join(f"when {sql} then {i}" for i, (sql, _) in enumerate(problems))
-        first_bad = con.execute(
-            f"select source_line, case {which} end from checked where "
-            + " or ".join(sql for sql, _ in problems) + " order by source_line limit 1", params).fetchall()
+        con.execute("create temp table checked as select source_line, "
+                    + ", ".join(f"{_typed(c)} as {_typed_name(c)}" for c in columns)
+                    + f", case {which} end as broken_rule from raw", params)
+        first_bad = con.execute("select source_line, broken_rule from checked where broken_rule is not null "
+                                "order by source_line limit 1").fetchall()
         if first_bad:
             line, index = first_bad[0]
             col = columns[index]
