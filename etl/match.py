@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from datetime import date, datetime, time as dtime, timedelta
 
@@ -15,13 +15,14 @@ log = logging.getLogger(__name__)
 
 # The models, in the order a day's data flows through them.
 MODELS = (
+    "staging/stg_orders_repeated",
     "staging/stg_orders",
+    "staging/stg_payment_copies",
+    "staging/stg_refund_orders",
     "staging/stg_payments",
+    "staging/stg_credit_copies",
+    "staging/stg_credit_reversals",
     "staging/stg_credits",
-    "matching/int_scope",
-    "matching/int_payment_net",
-    "matching/int_order_payments",
-    "matching/int_order_credits",
     "matching/int_order_eval",
     "outcomes/order_breaks",
     "outcomes/orphan_payments",
@@ -35,6 +36,11 @@ MODELS = (
     "breaks/breaks_snapshot",
     "breaks/fallback_suggestions",
 )
+
+# Models built as temp views, not tables: read by few steps, they stream from the raw tables
+# (compressed, on disk) instead of holding ~10M rows each in memory. A view cannot take
+# parameters: they read the run's date from the one-row table cfg_run.
+VIEWS = frozenset({"staging/stg_orders", "staging/stg_payments", "staging/stg_credits"})
 
 # Per-date results kept in the warehouse, and the temp table each is filled from.
 RESULTS = {
@@ -57,6 +63,7 @@ class MatchResult:
     control_totals: list[dict]
     breaks_by_type: dict[str, int]
     seconds: float
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per model and per persisted table
 
 
 def _parameters(wh: Warehouse, run_date: date) -> dict:
@@ -70,8 +77,11 @@ def _parameters(wh: Warehouse, run_date: date) -> dict:
     }
 
 
-def _configuration_tables(wh: Warehouse) -> None:
+def _configuration_tables(wh: Warehouse, params: dict) -> None:
     settings = wh.settings
+    wh.con.execute("create or replace temp table cfg_run (run_date date, day_start timestamp, day_end timestamp)")
+    wh.con.execute("insert into cfg_run values ($run_date, $day_start, $day_end)",
+                   {k: params[k] for k in ("run_date", "day_start", "day_end")})
     wh.con.execute("create or replace temp table cfg_sla (product_type varchar, sla_minutes integer)")
     wh.con.executemany("insert into cfg_sla values (?, ?)", list(settings.matching.sla_minutes.items()))
     wh.con.execute("create or replace temp table cfg_fee_rates (provider varchar, rate decimal(9, 6))")
@@ -98,18 +108,21 @@ def check_control_totals(wh: Warehouse, run_date: date) -> list[dict]:
 def match_date(wh: Warehouse, run_date: date) -> MatchResult:
     started = time.perf_counter()
     params = _parameters(wh, run_date)
-    _configuration_tables(wh)
+    _configuration_tables(wh, params)
+    steps: dict[str, float] = {}
     for name in MODELS:
         t0 = time.perf_counter()
-        wh.model(name, params)
+        wh.model(name, params, view=name in VIEWS)
         if name == "matching/int_order_eval":
             failpoint("mid_match")
-        log.info("model %-36s %6.2fs", name, time.perf_counter() - t0)
+        steps[name] = time.perf_counter() - t0
+        log.info("model %-36s %6.2fs", name, steps[name])
     totals = check_control_totals(wh, run_date)
     # Model tables are temporary and share their names with the persistent results: qualify.
     database = wh.scalar("select current_database()")
     with wh.transaction():
         for table, source in RESULTS.items():
+            t0 = time.perf_counter()
             target = f"{database}.main.{table}"
             wh.execute(f"delete from {target} where business_date = $d", {"d": run_date})
             columns = [c for (c,) in wh.con.execute(
@@ -119,8 +132,13 @@ def match_date(wh: Warehouse, run_date: date) -> MatchResult:
             wh.execute(f"insert into {target} ({', '.join(columns)}) select {select} from temp.main.{source}",
                        {"d": run_date})
             failpoint("mid_match_write")
+            steps[f"persist {table}"] = time.perf_counter() - t0
+            log.info("persist %-34s %6.2fs", table, steps[f"persist {table}"])
     by_type = dict(wh.con.execute(
         "select break_type, count(*) from breaks_snapshot where exported group by 1 order by 1").fetchall())
     for name in MODELS:  # later readers (reports) must see the persistent tables, not today's temps
-        wh.con.execute(f"drop table if exists temp.main.{Path(name).name}")
-    return MatchResult(run_date, totals, by_type, round(time.perf_counter() - started, 3))
+        if name in VIEWS:
+            wh.con.execute(f"drop view if exists temp.main.{Path(name).name}")
+        else:
+            wh.con.execute(f"drop table if exists temp.main.{Path(name).name}")
+    return MatchResult(run_date, totals, by_type, round(time.perf_counter() - started, 3), steps)

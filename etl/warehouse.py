@@ -80,12 +80,18 @@ class Warehouse:
         row = self.execute(sql, params).fetchone()
         return None if row is None else row[0]
 
-    def model(self, name: str, params: dict[str, Any]) -> None:
-        """Materialise ``sql/<name>.sql`` as temp table ``<basename>``."""
+    def model(self, name: str, params: dict[str, Any], view: bool = False) -> None:
+        """Materialise ``sql/<name>.sql`` as temp table ``<basename>``, or with ``view`` define
+        it as a temp view (a view takes no parameters: it reads them from a table)."""
         sql = read_sql(name)
         table = Path(name).name
         started = time.perf_counter()
-        self.con.execute(f"create or replace temp table {table} as\n{sql}", bind(sql, params))
+        if view:
+            if bind(sql, {k: None for k in _PARAM.findall(_COMMENT.sub("", sql))}):
+                raise ValueError(f"{name} is a view and cannot take $parameters")
+            self.con.execute(f"create or replace temp view {table} as\n{sql}")
+        else:
+            self.con.execute(f"create or replace temp table {table} as\n{sql}", bind(sql, params))
         log.debug("model %s built in %.2fs", name, time.perf_counter() - started)
 
     def run_file(self, name: str, params: dict[str, Any]) -> None:

@@ -40,7 +40,7 @@ carried as (
         b.first_seen,
         case
             when m.break_key is not null then 'manual'
-            when f.break_key is null and b.order_id in (select order_id from int_scope)
+            when f.break_key is null and in_scope.order_id is not null
                  and b.break_type in ('MISSING_CREDIT', 'DUPLICATE_PAYMENT') then
                 case when b.break_type = 'MISSING_CREDIT'
                           and b.order_id in (select order_id from late_credits_today) then 'credited_late'
@@ -51,6 +51,8 @@ carried as (
     from open_before as b
     left join breaks_found as f using (break_key)
     left join manual as m using (break_key)
+    -- every order in scope has its evaluation
+    left join (select order_id from int_order_eval) as in_scope on in_scope.order_id = b.order_id
 ),
 new_found as (
     select

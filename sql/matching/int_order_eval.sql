@@ -1,29 +1,133 @@
 -- int_order_eval: every order in scope with its money facts and one flag per break rule
 -- (docs/MATCHING.md). An order may raise several breaks.
-with facts as (
+-- Scope: the orders of the day, and every earlier order that a row landing today names (a
+-- late credit, refund, reversal).
+-- Payments and credits are aggregated per order first (hash aggregates), then joined to the
+-- orders once: no 10M-row join happens before an aggregate.
+with earlier_named as (
+    select distinct t.order_id
+    from (
+        select order_id from stg_payments where landing_date = $run_date
+        union all
+        select order_id from stg_credits where landing_date = $run_date
+    ) as t
+    semi join (select order_id from stg_orders where order_date < $run_date) as o using (order_id)
+),
+scope as (
+    select * from stg_orders where order_date = $run_date
+    union all
+    select o.* from stg_orders as o semi join earlier_named as n using (order_id)
+    where o.order_date < $run_date
+),
+refunds_by_payment as (
+    select provider, provider_txn_id, sum(amount) as refunded
+    from stg_payments
+    where kind = 'refund' and is_success
+    group by provider, provider_txn_id
+),
+-- each successful payment, less the refunds against it (its net)
+payment_net as (
+    select p.order_id, p.provider, p.provider_txn_id, p.amount, p.event_at,
+           p.amount - coalesce(r.refunded, 0) as net_amount
+    from stg_payments as p
+    left join refunds_by_payment as r using (provider, provider_txn_id)
+    where p.kind = 'payment' and p.is_success and p.order_id is not null
+),
+payments as (
+    select
+        order_id,
+        count(*) as n_payments,
+        count(*) filter (where net_amount > 0) as n_unrefunded,
+        sum(amount) as paid_total,
+        min(event_at) filter (where net_amount > 0) as first_unrefunded_at,
+        min(event_at) as first_paid_at,
+        arg_min(provider, event_at) as provider,
+        arg_min(provider_txn_id, event_at) as provider_txn_id,
+        -- unrefunded payments: Σ net, and the range of nets (is any one off the pay amount?)
+        sum(net_amount) filter (where net_amount > 0) as unrefunded_net,
+        min(net_amount) filter (where net_amount > 0) as min_net,
+        max(net_amount) filter (where net_amount > 0) as max_net,
+        -- the nets themselves, kept only when a tolerance is set (see paid_mismatch below)
+        list(net_amount) filter (where net_amount > 0 and $tolerance > 0) as unrefunded_nets
+    from payment_net
+    group by order_id
+),
+refunds as (
+    select order_id, sum(amount) as refunded_total
+    from stg_payments
+    where kind = 'refund' and is_success and order_id is not null
+    group by order_id
+),
+credits as (
+    select
+        order_id,
+        count(*) as n_credits,
+        sum(amount) as credited_total,
+        min(credited_at) as first_credited_at,
+        arg_min(credit_id, credited_at) as credit_id,
+        min(amount) as min_credit,
+        max(amount) as max_credit
+    from stg_credits
+    where is_standing and order_id is not null
+    group by order_id
+),
+joined as (
     select
         o.*,
-        coalesce(p.n_payments, 0) as n_payments,
-        coalesce(p.n_unrefunded, 0) as n_unrefunded,
-        coalesce(p.paid_total, 0) as paid_total,
-        coalesce(p.refunded_total, 0) as refunded_total,
-        coalesce(p.net_paid, 0) as net_paid,
-        p.paid_mismatch,
-        coalesce(p.first_unrefunded_at, p.first_paid_at) as first_paid_at,
+        p.n_payments,
+        p.n_unrefunded,
+        p.paid_total,
+        case when p.order_id is not null then r.refunded_total end as refunded,
+        p.first_unrefunded_at,
+        p.first_paid_at as first_any_paid_at,
         p.provider,
         p.provider_txn_id,
-        coalesce(c.n_credits, 0) as n_credits,
-        coalesce(c.credited_total, 0) as credited_total,
+        p.unrefunded_net,
+        p.unrefunded_nets,
+        -- an unrefunded payment's net differs from pay_amount by more than the tolerance
+        p.min_net < o.pay_amount - $tolerance or p.max_net > o.pay_amount + $tolerance as any_paid_mismatch,
+        c.n_credits,
+        c.credited_total,
         c.first_credited_at,
         c.credit_id,
-        c.credit_mismatch,
-        coalesce(s.sla_minutes, d.sla_minutes) as sla_minutes
-    from stg_orders as o
-    join int_scope using (order_id)
-    left join int_order_payments as p using (order_id)
-    left join int_order_credits as c using (order_id)
-    left join cfg_sla as s on s.product_type = o.product_type
-    cross join (select sla_minutes from cfg_sla where product_type = 'default') as d
+        c.min_credit <> o.face_value or c.max_credit <> o.face_value as any_credit_mismatch
+    from scope as o
+    left join payments as p using (order_id)
+    left join refunds as r using (order_id)
+    left join credits as c using (order_id)
+),
+facts as (
+    select
+        j.order_id, j.order_date, j.created_at, j.msisdn, j.province, j.channel, j.product_type,
+        j.product_code, j.face_value, j.pay_amount, j.pay_method, j.status, j.updated_at,
+        coalesce(j.n_payments, 0) as n_payments,
+        coalesce(j.n_unrefunded, 0) as n_unrefunded,
+        coalesce(j.paid_total, 0) as paid_total,
+        coalesce(j.refunded, 0) as refunded_total,
+        coalesce(j.paid_total, 0) - coalesce(j.refunded, 0) as net_paid,
+        -- Σ (net − pay_amount) over the mismatched payments: with no tolerance (a payment equal
+        -- to pay_amount adds 0) or one unrefunded payment, Σ net − n × pay_amount; otherwise
+        -- summed over the nets off by more than the tolerance
+        case when j.any_paid_mismatch then
+            case when j.n_unrefunded = 1 or $tolerance = 0
+                 then j.unrefunded_net - j.n_unrefunded * j.pay_amount
+                 else list_sum(list_transform(
+                     list_filter(j.unrefunded_nets, lambda x: abs(x - j.pay_amount) > $tolerance),
+                     lambda x: x - j.pay_amount)) end
+        end as paid_mismatch,
+        coalesce(j.first_unrefunded_at, j.first_any_paid_at) as first_paid_at,
+        j.provider,
+        j.provider_txn_id,
+        coalesce(j.n_credits, 0) as n_credits,
+        coalesce(j.credited_total, 0) as credited_total,
+        j.first_credited_at,
+        j.credit_id,
+        -- Σ (face_value − credit) over the mismatched standing credits (equal ones add 0)
+        case when j.any_credit_mismatch then j.n_credits * j.face_value - j.credited_total end as credit_mismatch,
+        coalesce(s.sla_minutes, dflt.sla_minutes) as sla_minutes
+    from joined as j
+    left join cfg_sla as s on s.product_type = j.product_type
+    cross join (select sla_minutes from cfg_sla where product_type = 'default') as dflt
 ),
 flagged as (
     select

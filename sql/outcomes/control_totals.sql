@@ -17,10 +17,10 @@ with loaded as (
 classified as (
     select
         source,
-        count(*) filter (where outcome is not null) as rows_classified,
+        coalesce(sum(rows) filter (where outcome is not null), 0) as rows_classified,
         coalesce(sum(amount) filter (where outcome is not null), 0) as amount_classified,
-        count(*) filter (where outcome is null) as rows_unclassified
-    from row_outcomes
+        coalesce(sum(rows) filter (where outcome is null), 0) as rows_unclassified
+    from row_outcomes  -- rows counted per source and outcome
     group by source
 )
 select

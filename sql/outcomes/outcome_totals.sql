@@ -2,7 +2,7 @@
 select
     source,
     coalesce(outcome, 'UNCLASSIFIED') as outcome,
-    count(*) as rows,
+    sum(rows) as rows,
     coalesce(sum(amount), 0)::decimal(18, 2) as amount
 from row_outcomes
 group by all

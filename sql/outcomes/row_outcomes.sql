@@ -1,68 +1,91 @@
--- row_outcomes: every row landing on $run_date, each with exactly one outcome.
+-- row_outcomes: every row landing on $run_date, each with exactly one outcome, counted per
+-- source and outcome (rows, amount).
 -- No `else` in these cases on purpose: a row no rule explains gets a null outcome, and the
 -- control totals then refuse to balance.
-with orders as (
-    select
-        'orders' as source,
-        r.face_value as amount,
-        case
-            -- an order belongs to the first file it came in; a re-export is a copy
-            when o.order_date < r.landing_date
-                 or row_number() over (partition by r.order_id order by r.source_file, r.source_line) > 1
-                then 'DUPLICATE_ROW'
-            else e.outcome
-        end as outcome
-    from raw_orders as r
-    join stg_orders as o using (order_id)
-    left join int_order_eval as e using (order_id)
-    where r.landing_date = $run_date
+-- Every known order that a row landing today names is in scope, so it has an evaluation:
+-- a single join with int_order_eval gives both the order's outcome and whether it is known.
+with order_rows as (
+    select rowid as row_id, order_id, face_value, source_file, source_line
+    from raw_orders
+    where landing_date = $run_date and order_id is not null
 ),
-payments as (
+-- an order belongs to the first file it came in: a later row of it is a copy (rare: only
+-- the ids delivered twice today are ranked)
+order_copies as (
+    select r.row_id
+    from order_rows as r
+    semi join (select order_id from order_rows group by order_id having count(*) > 1) as d using (order_id)
+    qualify row_number() over (partition by r.order_id order by r.source_file, r.source_line) > 1
+),
+today as (
+    -- decided: the outcome when the order's evaluation does not matter
     select
-        p.provider as source,
-        p.amount,
+        'orders' as source, 'order' as row_type, r.order_id, r.face_value as amount,
+        case when c.row_id is not null then 'DUPLICATE_ROW' end as decided,
+        null::varchar as kind, null::boolean as is_credit, null::boolean as is_reversal,
+        null::timestamp as credited_at
+    from order_rows as r
+    left join order_copies as c using (row_id)
+    union all
+    select
+        p.provider, 'payment', p.order_id, p.amount,
         case
             when p.is_copy then 'DUPLICATE_ROW'
             when p.kind = 'unknown' then 'UNKNOWN_TYPE'
             when p.kind = 'void' then 'VOID'
             when p.kind in ('payment', 'refund') and p.status <> 'success' then 'NOT_SUCCESSFUL'
-            when p.kind in ('payment', 'refund') and e.outcome is not null then e.outcome
-            when p.kind = 'payment' and o.order_id is null then 'ORPHAN_PAYMENT'
-            when p.kind = 'refund' and o.order_id is null then 'ORPHAN_REFUND'
-        end as outcome
+        end,
+        p.kind, null, null, null
     from stg_payments as p
-    left join stg_orders as o using (order_id)
-    left join int_order_eval as e using (order_id)
     where p.landing_date = $run_date
-),
-billing as (
+    union all
     select
-        'billing' as source,
-        c.amount,
+        'billing', 'credit', c.order_id, c.amount,
         case
             when c.is_copy then 'DUPLICATE_ROW'
             when c.result = 'failed' then 'FAILED_CREDIT'
-            when e.outcome is not null then e.outcome
-            when c.order_id is null and c.is_reversal then 'ORPHAN_REVERSAL'
-            when c.is_credit and (c.order_id is null or c.credited_at < $day_end) then 'ORPHAN_CREDIT'
-            when c.is_credit then 'PENDING_NEXT_DAY'
-            when c.is_reversal then 'ORPHAN_REVERSAL'
-        end as outcome
+        end,
+        null, c.is_credit, c.is_reversal, c.credited_at
     from stg_credits as c
-    left join int_order_eval as e using (order_id)
     where c.landing_date = $run_date
 ),
+classified as (
+    select
+        t.source,
+        t.amount,
+        case
+            when t.decided is not null then t.decided
+            when t.row_type = 'order' then
+                -- not in scope: the order came in an earlier file, so this row is a re-export
+                case when e.order_id is null or e.order_date < $run_date then 'DUPLICATE_ROW'
+                     else e.outcome end
+            when t.row_type = 'payment' then
+                case
+                    when t.kind in ('payment', 'refund') and e.outcome is not null then e.outcome
+                    when t.kind = 'payment' and e.order_id is null then 'ORPHAN_PAYMENT'
+                    when t.kind = 'refund' and e.order_id is null then 'ORPHAN_REFUND'
+                end
+            when t.row_type = 'credit' then
+                case
+                    when e.outcome is not null then e.outcome
+                    when t.order_id is null and t.is_reversal then 'ORPHAN_REVERSAL'
+                    when t.is_credit and (t.order_id is null or t.credited_at < $day_end) then 'ORPHAN_CREDIT'
+                    when t.is_credit then 'PENDING_NEXT_DAY'
+                    when t.is_reversal then 'ORPHAN_REVERSAL'
+                end
+        end as outcome
+    from today as t
+    left join (select order_id, order_date, outcome from int_order_eval) as e using (order_id)
+),
 feedback as (
-    select 'surveys' as source, 0::decimal(18, 2) as amount, 'LOADED' as outcome
+    select 'surveys' as source, 'LOADED' as outcome, count(*) as rows, 0::decimal(38, 2) as amount
     from raw_surveys where landing_date = $run_date
     union all
-    select 'complaints', 0::decimal(18, 2), 'LOADED'
+    select 'complaints', 'LOADED', count(*), 0::decimal(38, 2)
     from raw_complaints where landing_date = $run_date
 )
-select source, amount, outcome from orders
+select source, outcome, count(*) as rows, sum(amount) as amount
+from classified
+group by source, outcome
 union all
-select source, amount, outcome from payments
-union all
-select source, amount, outcome from billing
-union all
-select source, amount, outcome from feedback
+select source, outcome, rows, amount from feedback where rows > 0

@@ -1,27 +1,7 @@
--- stg_credits: every billing row the run for $run_date can see; a row delivered again is kept
--- once for matching and flagged is_copy. A credit *stands* while no reversal names it; a
--- reversal's order is that of the credit it cancels.
-with ranked as (
-    select
-        *,
-        row_number() over (
-            partition by credit_id order by landing_date, source_file, source_line
-        ) > 1 as is_copy
-    from raw_billing
-    where landing_date <= $run_date
-),
-reversed as (
-    select distinct reverses_credit_id as credit_id
-    from ranked
-    where not is_copy
-      and reverses_credit_id is not null
-      and (amount < 0 or result = 'reversed')
-),
-credit_orders as (
-    select credit_id, order_id
-    from ranked
-    where not is_copy and order_id is not null
-)
+-- stg_credits (a view): every billing row the run for the date in cfg_run can see; a row
+-- delivered again is kept once for matching and flagged is_copy (stg_credit_copies). A credit
+-- *stands* while no reversal names it; a reversal's order is that of the credit it cancels
+-- (stg_credit_reversals).
 select
     c.credit_id,
     coalesce(c.order_id, cancelled.order_id) as order_id,
@@ -31,12 +11,14 @@ select
     c.credited_at,
     c.result,
     c.reverses_credit_id,
-    not c.is_copy and c.result = 'success' and c.amount > 0 as is_credit,
-    not c.is_copy and (c.amount < 0 or c.result = 'reversed') as is_reversal,
-    not c.is_copy and c.result = 'success' and c.amount > 0 and r.credit_id is null as is_standing,
-    c.is_copy,
+    k.row_id is null and c.result = 'success' and c.amount > 0 as is_credit,
+    k.row_id is null and (c.amount < 0 or c.result = 'reversed') as is_reversal,
+    k.row_id is null and c.result = 'success' and c.amount > 0 and not coalesce(r.is_reversed, false) as is_standing,
+    k.row_id is not null as is_copy,
     c.landing_date
-from ranked as c
-left join reversed as r using (credit_id)
-left join credit_orders as cancelled
+from raw_billing as c
+left join stg_credit_copies as k on k.row_id = c.rowid
+left join stg_credit_reversals as r on r.credit_id = c.credit_id
+left join stg_credit_reversals as cancelled
     on c.order_id is null and c.reverses_credit_id = cancelled.credit_id
+where c.landing_date <= (select run_date from cfg_run)
