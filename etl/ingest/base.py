@@ -224,3 +224,21 @@ def provider_parser(what: str) -> Callable[[Callable[[Path], "ParsedFile"]], Cal
         return parse
 
     return decorate
+
+
+# DuckDB limits for parsing (in-memory connections): set once per process from the
+# configuration by ``configure_parsing``; a parse may spill to ``temp_directory`` past them.
+_PARSE_CONFIG: dict[str, object] = {}
+
+
+def configure_parsing(memory_limit: str, threads: int, temp_directory: Path) -> None:
+    _PARSE_CONFIG.update(memory_limit=memory_limit, threads=threads, temp_directory=str(temp_directory))
+
+
+def parsing_connection():
+    """An in-memory DuckDB for one parse, within the configured memory and threads."""
+    import duckdb
+
+    con = duckdb.connect(config=dict(_PARSE_CONFIG))
+    con.execute("set enable_progress_bar = false")
+    return con

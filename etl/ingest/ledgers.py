@@ -28,7 +28,8 @@ from pathlib import Path
 import duckdb
 
 from etl import schema
-from etl.ingest.base import ParsedFile, ParseError, check_text, check_utf8, line_ends, refuse_empty
+from etl.ingest.base import (ParsedFile, ParseError, check_text, check_utf8, line_ends, parsing_connection,
+                             refuse_empty)
 from etl.privacy import mask_msisdn, mask_text
 
 MONEY_TEXT = r"^-?[0-9]+(\.[0-9]{1,2})?$"  # exact to the fen: three decimals are an error
@@ -293,7 +294,7 @@ def parse(path: Path, source: str) -> ParsedFile:
     refuse_empty(path)
     columns = LEDGERS[source]
     warnings: list[str] = []
-    with duckdb.connect() as con:
+    with parsing_connection() as con:
         con.execute("set TimeZone = 'Asia/Shanghai'")
         needed = [c.name for c in columns if c.required or source in ("orders", "billing")]
         _read_raw(con, path, needed, [c.name for c in columns])
