@@ -232,6 +232,7 @@ _PARSE_CONFIG: dict[str, object] = {}
 
 
 def configure_parsing(memory_limit: str, threads: int, temp_directory: Path) -> None:
+    Path(temp_directory).mkdir(parents=True, exist_ok=True)
     _PARSE_CONFIG.update(memory_limit=memory_limit, threads=threads, temp_directory=str(temp_directory))
 
 

@@ -184,6 +184,8 @@ def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str], wan
             names = [n for (n,) in con.execute("select name from parquet_schema($p)", {"p": str(path)}).fetchall()]
             con.execute(f"create temp table raw as select {_kept(names, wanted)}row_number() over () as source_line "
                         "from read_parquet($p)", {"p": str(path)})
+        except duckdb.OutOfMemoryException:
+            raise  # the machine's limit, not the file's fault: the run fails, the file stays
         except duckdb.Error as exc:
             raise ParseError(path, None, f"unreadable Parquet: {str(exc).splitlines()[0]}") from exc
         return
@@ -210,6 +212,8 @@ def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str], wan
             "encoding = 'utf-8')",
             {"p": str(source), "columns": {n: "VARCHAR" for n in names}},
         )
+    except (duckdb.OutOfMemoryException, duckdb.IOException):
+        raise  # memory or disk (spill) trouble is the machine's, not the file's: the run fails
     except duckdb.Error as exc:
         line, cause = _csv_error(str(exc))
         raise ParseError(path, line, f"malformed CSV: {mask_text(cause)}") from exc

@@ -16,6 +16,7 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -169,8 +170,8 @@ def stage_source(settings: Settings, landing_date: date, source: str) -> SourceM
             except ParseError as error:
                 refuse(path, error)
                 continue
-            except MemoryError:
-                raise
+            except (MemoryError, OSError, duckdb.OutOfMemoryException, duckdb.IOException):
+                raise  # the machine's trouble (memory, disk), not the file's: fail the run, keep the file
             except Exception as error:  # a case no parser foresaw: this file only, loudly
                 log.exception("parser for %s failed on %s", source, mask_text(printable(rel)))
                 refuse(path, ParseError(path, None, f"could not be parsed: unexpected {type(error).__name__}: "
