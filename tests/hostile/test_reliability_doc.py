@@ -19,8 +19,12 @@ def references() -> set[tuple[str, str, str | None]]:
 def classes(path: Path) -> dict[str, set[str]]:
     """Test classes of a module and the test functions of each."""
     tree = ast.parse(path.read_text("utf-8"))
-    return {node.name: {f.name for f in node.body if isinstance(f, ast.FunctionDef)}
-            for node in tree.body if isinstance(node, ast.ClassDef) and node.name.startswith("Test")}
+    found = {node.name: {f.name for f in node.body if isinstance(f, ast.FunctionDef)}
+             for node in tree.body if isinstance(node, ast.ClassDef) and node.name.startswith("Test")}
+    # module-level test functions (tests/faults) are named like a class with no methods
+    found.update({node.name: set() for node in tree.body
+                  if isinstance(node, ast.FunctionDef) and node.name.startswith("test_")})
+    return found
 
 
 class TestReliabilityTable:
