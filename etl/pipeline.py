@@ -123,23 +123,27 @@ def landing_dates(settings: Settings) -> list[date]:
     return sorted(date.fromisoformat(p.name) for p in root.iterdir() if p.is_dir() and DATE_DIR.match(p.name))
 
 
-def _share(memory_limit: str, parts: int) -> str:
-    """``memory_limit`` ("4GB", "512MB") divided by ``parts``, in MB."""
+PARSE_MEMORY_FLOOR_MB = 2048
+
+
+def _share(memory_limit: str, parts: int, floor_mb: int = 64) -> str:
+    """``memory_limit`` ("4GB", "512MB") divided by ``parts``, in MB, at least ``floor_mb``."""
     match = re.fullmatch(r"\s*([0-9.]+)\s*([KMGT]i?B)\s*", memory_limit, re.IGNORECASE)
     if not match:
         return memory_limit
     unit = match.group(2).upper().replace("I", "")
     mb = float(match.group(1)) * {"KB": 1 / 1024, "MB": 1, "GB": 1024, "TB": 1024 * 1024}[unit]
-    return f"{max(64, int(mb / parts))}MB"
+    return f"{max(floor_mb, int(mb / parts))}MB"
 
 
 def stage_all(settings: Settings, business_date: date, progress: Progress | None = None) -> list[SourceManifest]:
     """Parse every source of the date in parallel (threads: parsers release the GIL in
     DuckDB/pyarrow), each into its own staging Parquet."""
     sources = settings.source_dirs()
-    # Sources are parsed side by side: each parse gets its share of DuckDB's memory budget.
+    # Sources are parsed side by side: each parse gets its share of DuckDB's memory budget, but
+    # never less than PARSE_MEMORY_FLOOR (numbering a 10M-row file's lines cannot spill).
     workers = max(1, settings.duckdb.threads)
-    configure_parsing(_share(settings.duckdb.memory_limit, workers), settings.duckdb.threads,
+    configure_parsing(_share(settings.duckdb.memory_limit, workers, PARSE_MEMORY_FLOOR_MB), settings.duckdb.threads,
                       settings.paths.staging / business_date.isoformat() / ".spill")
     with ThreadPoolExecutor(max_workers=workers) as pool:
         manifests = list(pool.map(lambda s: stage_source(settings, business_date, s), sources))
