@@ -23,9 +23,9 @@ import pyarrow.csv as pacsv
 
 from etl.ingest.archive import SafeZip
 from etl.ingest.archive import member_name as member_name  # the GBK name rule, shared with UnionPay
-from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, provider_parser, check_text, check_totals, refuse_empty,
-                             refuse_utf8)
-from etl.schema import FEE, MONEY, PAYMENTS, TS
+from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals, parse_times,
+                             provider_parser, refuse_empty, refuse_utf8)
+from etl.schema import FEE, MONEY, PAYMENTS
 
 PROVIDER = "alipay"
 # Stripped from both ends of every field (spec: TAB, backtick, space, CR). All ASCII, so
@@ -44,7 +44,6 @@ REFUND_FOOTER = re.compile(r"^#退款合计[：:]\s*(\d+)\s*笔[，,]\s*商家�
 SPLIT_SUFFIX = re.compile(r"_(\d+)\.csv$", re.IGNORECASE)
 AMOUNT_RE = r"^-?\d+(\.\d{1,2})?$"
 FEE_RE = r"^-?\d+(\.\d{1,5})?$"
-TIME_RE = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 
 
 @dataclass(frozen=True)
@@ -258,18 +257,6 @@ def _number(path, member, text, column: str, pattern: str, type_: pa.DataType, f
     return text.cast(type_)
 
 
-def _time(path, member, text, column: str, first_line: int) -> pa.ChunkedArray:
-    ok = pc.match_substring_regex(text, TIME_RE)
-    if pc.all(ok).as_py() is not False:
-        try:
-            return text.cast(TS)
-        except pa.ArrowInvalid:  # well-formed but not a calendar time (e.g. 02-30): find which
-            parsed = pc.strptime(text, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
-            ok = pc.fill_null(pc.equal(pc.cast(parsed, pa.string()), text), False)
-    index = pc.index(ok, False).as_py()
-    raise ParseError(path, first_line + index, f"bad date/time {text[index].as_py()!r} in {column}", member)
-
-
 def _map(text, mapping: dict[str, str], default: str) -> pa.ChunkedArray | pa.Array:
     """Vectorised dict lookup: each value's mapping, or ``default``."""
     keys = pa.array(list(mapping), pa.string())
@@ -327,7 +314,7 @@ def _canonical(path: Path, m: _Member, warnings: list[str]) -> tuple[pa.Table, p
             "amount": pc.abs(amount),
             "settle_amount": pc.abs(received),
             "fee": fee,
-            "event_at": _time(path, member, text(FINISHED), FINISHED, first),
+            "event_at": parse_times(path, text(FINISHED), FINISHED, first, member),
             "status": _constant("success", n),
             "raw_type": _null_if_empty(types),
             "pay_detail": pa.nulls(n, pa.string()),

@@ -243,3 +243,23 @@ def parsing_connection():
     con = duckdb.connect(config=dict(_PARSE_CONFIG))
     con.execute("set enable_progress_bar = false")
     return con
+
+
+TIME_TEXT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"  # providers' local times: 2024-05-15 09:01:10
+
+
+def parse_times(path: Path, text: pa.ChunkedArray, column: str, first_line: int,
+                member: str | None = None) -> pa.ChunkedArray:
+    """A column of ``YYYY-MM-DD hh:mm:ss`` texts as timestamps, or a ParseError naming the line of
+    the first one that is malformed or no calendar time (02-30)."""
+    from etl.schema import TS
+
+    ok = pc.match_substring_regex(text, TIME_TEXT)
+    if pc.all(ok).as_py() is not False:
+        try:
+            return text.cast(TS)
+        except pa.ArrowInvalid:  # well-formed but not a calendar time: find which
+            parsed = pc.strptime(text, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
+            ok = pc.fill_null(pc.equal(pc.cast(parsed, pa.string()), text), False)
+    index = pc.index(ok, False).as_py()
+    raise ParseError(path, first_line + index, f"bad date/time {text[index].as_py()!r} in {column}", member)

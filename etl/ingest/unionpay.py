@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.ingest.archive import SafeZip
-from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, provider_parser, check_text, check_totals, refuse_empty,
-                             refuse_utf8)
+from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals, provider_parser,
+                             refuse_empty, refuse_utf8)
 from etl.schema import FEE, MONEY, PAYMENTS, TS
 
 PROVIDER = "unionpay"

@@ -22,8 +22,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from etl.ingest.archive import gunzip
-from etl.ingest.base import ParsedFile, ParseError, StatementTotals, provider_parser, check_text, check_totals, refuse_empty
-from etl.schema import FEE, MONEY, PAYMENTS, TS
+from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals, parse_times,
+                             provider_parser, refuse_empty)
+from etl.schema import FEE, MONEY, PAYMENTS
 
 PROVIDER = "wechatpay"
 STRIP = "\t` \r"
@@ -42,7 +43,6 @@ KINDS = {"SUCCESS": "payment", "REVOKED": "payment", "REFUND": "refund"}
 PAYMENT_STATUS = {"SUCCESS": "success", "REVOKED": "revoked"}
 AMOUNT_RE = r"^-?\d+(\.\d{1,2})?$"
 FEE_RE = r"^-?\d+(\.\d{1,5})?$"
-TIME_RE = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"
 NO_ID = ("", "0")  # WeChat fills id columns that do not apply with "0"
 
 
@@ -191,18 +191,6 @@ def _number(path: Path, text, what: str, pattern: str, type_: pa.DataType):
     return text.cast(type_)
 
 
-def _time(path: Path, text, what: str):
-    ok = pc.match_substring_regex(text, TIME_RE)
-    if pc.all(ok).as_py() is not False:
-        try:
-            return text.cast(TS)
-        except pa.ArrowInvalid:  # well-formed but not a calendar time (e.g. 02-30): find which
-            parsed = pc.strptime(text, format="%Y-%m-%d %H:%M:%S", unit="s", error_is_null=True)
-            ok = pc.fill_null(pc.equal(pc.cast(parsed, pa.string()), text), False)
-    index = pc.index(ok, False).as_py()
-    raise ParseError(path, 2 + index, f"bad date/time {text[index].as_py()!r} in {what}")
-
-
 def _constant(value: str, n: int) -> pa.Array:
     """The same text on every row, built from buffers (a Python list of n strings is slow)."""
     raw = value.encode()
@@ -250,7 +238,7 @@ def _canonical(path: Path, raw: pa.Table, legacy: bool, warnings: list[str]) -> 
             "amount": amount,
             "settle_amount": settle_amount,
             "fee": _number(path, text(FEE_COL), FEE_COL, FEE_RE, FEE),
-            "event_at": _time(path, text(TIME), TIME),
+            "event_at": parse_times(path, text(TIME), TIME, 2),
             "status": status,
             "raw_type": _null_if(state),
             "pay_detail": _null_if(text(BANK)),
