@@ -28,6 +28,13 @@ def parameters(business_date: date) -> dict[str, Any]:
     }
 
 
+# Marts that read another mart, which must be built first.
+DEPENDS_ON = {
+    "mart_product_daily": ("mart_order_latest",),
+    "mart_product_late_vs_ontime": ("mart_order_latest",),
+}
+
+
 class Marts:
     """Builds each mart at most once and remembers its rows."""
 
@@ -44,6 +51,8 @@ class Marts:
     def build(self, name: str) -> str:
         """Materialise ``sql/marts/<name>.sql`` (once) and return the temp table's name."""
         if name not in self._built:
+            for needed in DEPENDS_ON.get(name, ()):
+                self.build(needed)
             started = time.perf_counter()
             self.wh.model(f"marts/{name}", self.params)
             self.seconds[name] = round(time.perf_counter() - started, 3)

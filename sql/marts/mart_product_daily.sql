@@ -1,46 +1,9 @@
 -- mart_product_daily: one row per day from $window_start to $business_date: orders, GMV,
 -- success and late-credit rates, time to credit, survey scores and complaints. Each order
--- counts on its order date, as its latest evaluation up to $business_date has it (a credit
--- that came a day late makes yesterday's order a success today).
+-- counts on its order date, as its latest evaluation has it (mart_order_latest).
 with days as (
     select range::date as day
     from range($window_start::date, $business_date::date + 1, interval 1 day)
-),
-rechecked as (
-    select
-        order_id,
-        order_date,
-        pay_amount,
-        n_payments,
-        net_paid,
-        n_credits,
-        delay_minutes,
-        sla_minutes
-    from order_eval
-    where business_date <= $business_date
-      and business_date > order_date
-      and order_date between $window_start and $business_date
-    qualify row_number() over (partition by order_id order by business_date desc) = 1
-),
-own_run as (
-    select
-        order_id,
-        order_date,
-        pay_amount,
-        n_payments,
-        net_paid,
-        n_credits,
-        delay_minutes,
-        sla_minutes
-    from order_eval
-    where business_date = order_date
-      and order_date between $window_start and $business_date
-      and order_id not in (select order_id from rechecked)
-),
-orders as (
-    select * from own_run
-    union all
-    select * from rechecked
 ),
 order_days as (
     select
@@ -53,7 +16,7 @@ order_days as (
         quantile_cont(delay_minutes::double, 0.50) filter (where net_paid > 0 and n_credits > 0) as p50_minutes,
         quantile_cont(delay_minutes::double, 0.95) filter (where net_paid > 0 and n_credits > 0) as p95_minutes,
         quantile_cont(delay_minutes::double, 0.99) filter (where net_paid > 0 and n_credits > 0) as p99_minutes
-    from orders
+    from mart_order_latest
     group by order_date
 ),
 surveys as (

@@ -1,6 +1,6 @@
 -- mart_product_late_vs_ontime: do late credits cost satisfaction? Survey answers and
 -- complaints received in the 7 days $week_start to $business_date, by how the order they are
--- about was served, as its latest evaluation up to $business_date has it.
+-- about was served, as its latest evaluation has it (mart_order_latest).
 with classes(class_order, credit_timing) as (
     values
         (1, 'credited on time'),
@@ -30,37 +30,6 @@ wanted as (
     union
     select order_id from complaints
 ),
-rechecked as (
-    select
-        order_id,
-        order_date,
-        n_payments,
-        net_paid,
-        n_credits,
-        delay_minutes,
-        sla_minutes
-    from order_eval
-    where business_date <= $business_date
-      and business_date > order_date
-      and order_date between $window_start and $business_date
-      and (order_date >= $week_start or order_id in (select order_id from wanted))
-    qualify row_number() over (partition by order_id order by business_date desc) = 1
-),
-own_run as (
-    select
-        order_id,
-        order_date,
-        n_payments,
-        net_paid,
-        n_credits,
-        delay_minutes,
-        sla_minutes
-    from order_eval
-    where business_date = order_date
-      and order_date between $window_start and $business_date
-      and (order_date >= $week_start or order_id in (select order_id from wanted))
-      and order_id not in (select order_id from rechecked)
-),
 orders as (
     select
         order_id,
@@ -71,7 +40,8 @@ orders as (
             when n_payments > 0 then 'paid, not credited'
             else 'unpaid'
         end as credit_timing
-    from (select * from own_run union all select * from rechecked)
+    from mart_order_latest
+    where order_date >= $week_start or order_id in (select order_id from wanted)
 ),
 answers as (
     select
