@@ -35,9 +35,6 @@ class ParseError(Exception):
             where += f", line {self.line}"
         return f"{where}: {self.cause}"
 
-    def as_dict(self) -> dict[str, object]:
-        return {"file": self.file, "member": self.member, "line": self.line, "cause": self.cause}
-
 
 @dataclass(frozen=True)
 class StatementTotals:
