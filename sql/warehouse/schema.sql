@@ -75,8 +75,25 @@ create table if not exists order_eval (
     face_value decimal(18,2), pay_amount decimal(18,2), provider varchar, provider_txn_id varchar,
     n_payments integer, n_unrefunded integer, paid_total decimal(18,2), refunded_total decimal(18,2),
     net_paid decimal(18,2), n_credits integer, credited_total decimal(18,2),
-    first_paid_at timestamp, first_credited_at timestamp, delay_minutes decimal(18,2), sla_minutes integer
+    first_paid_at timestamp, first_credited_at timestamp, delay_minutes decimal(18,2), sla_minutes integer,
+    credit_id varchar, paid_mismatch decimal(18,2), credit_mismatch decimal(18,2),
+    -- one flag per break rule (docs/MATCHING.md): the breaks of the day are read from these
+    is_credit_without_payment boolean, is_refunded_but_credited boolean, is_missing_credit boolean,
+    is_duplicate_payment boolean, is_duplicate_credit boolean, is_amount_mismatch boolean,
+    is_late_credit boolean, is_status_mismatch boolean
 );
+-- warehouses made before the flags were kept
+alter table order_eval add column if not exists credit_id varchar;
+alter table order_eval add column if not exists paid_mismatch decimal(18,2);
+alter table order_eval add column if not exists credit_mismatch decimal(18,2);
+alter table order_eval add column if not exists is_credit_without_payment boolean;
+alter table order_eval add column if not exists is_refunded_but_credited boolean;
+alter table order_eval add column if not exists is_missing_credit boolean;
+alter table order_eval add column if not exists is_duplicate_payment boolean;
+alter table order_eval add column if not exists is_duplicate_credit boolean;
+alter table order_eval add column if not exists is_amount_mismatch boolean;
+alter table order_eval add column if not exists is_late_credit boolean;
+alter table order_eval add column if not exists is_status_mismatch boolean;
 
 -- The open-items store: for each business date, every break open as of that date and every
 -- break resolved on it (what breaks.csv shows), plus silently closed ones (exported = false).
