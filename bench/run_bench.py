@@ -1,5 +1,6 @@
 """Benchmark: generate N orders a day in the real formats, run topup-recon on it, record wall
-time per stage and peak memory. Medians of --runs runs, written to bench/results/.
+time per stage (ingest per source, load, match split into classification and open items,
+reports, export) and peak memory. Medians of --runs runs, written to bench/results/.
 
     python bench/run_bench.py --orders 10000000 --runs 3
     python bench/run_bench.py --orders 10000000 --runs 1 --memory-limit 2GB
@@ -61,11 +62,16 @@ def one_run(work: Path, day: date, memory_limit: str | None, threads: int) -> di
     summary = json.loads((run_dir / "out" / day.isoformat() / "run_summary.json").read_text("utf-8"))
     manifests = {p.name.split(".")[0]: json.loads(p.read_text("utf-8"))["seconds"]
                  for p in (run_dir / "staging" / day.isoformat()).glob("*.manifest.json")}
+    steps = summary.get("match_steps", {})
+    open_items = sum(v for k, v in steps.items() if k.startswith("breaks/") or k == "persist break_log")
     return {
         "wall_s": round(wall, 2),
         "peak_rss_mb": round(max(peak / 2**20, summary.get("peak_rss_mb", 0)), 0),
         "stages_s": summary["timings"],
         "ingest_per_source_s": manifests,
+        # the match stage, split: classifying rows and orders, and carrying open items forward
+        "match_parts_s": {"classify": round(summary["timings"]["match"] - open_items, 2),
+                          "open_items": round(open_items, 2)},
         "balanced": all(t["balanced"] for t in summary["control_totals"]),
         "rows_in": {t["source"]: t["rows_in"] for t in summary["control_totals"]},
     }
@@ -99,6 +105,10 @@ def main() -> None:
             "wall_s": statistics.median(r["wall_s"] for r in runs),
             "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
             "stages_s": {s: statistics.median(r["stages_s"].get(s, 0) for r in runs) for s in stages},
+            "match_parts_s": {p: statistics.median(r["match_parts_s"][p] for r in runs)
+                              for p in ("classify", "open_items")},
+            "ingest_per_source_s": {s: statistics.median(r["ingest_per_source_s"].get(s, 0) for r in runs)
+                                    for s in sorted({k for r in runs for k in r["ingest_per_source_s"]})},
         },
     }
     out = args.results / f"n{args.orders}{'-mem' + args.memory_limit if args.memory_limit else ''}.json"

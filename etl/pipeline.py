@@ -56,6 +56,7 @@ class RunSummary:
     breaks_by_type: dict[str, int] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
     peak_rss_mb: float = 0.0
+    match_steps: dict[str, float] = field(default_factory=dict)  # seconds per model and persisted table
 
     @classmethod
     def from_json(cls, text: str) -> "RunSummary":
@@ -123,7 +124,7 @@ def landing_dates(settings: Settings) -> list[date]:
     return sorted(date.fromisoformat(p.name) for p in root.iterdir() if p.is_dir() and DATE_DIR.match(p.name))
 
 
-PARSE_MEMORY_FLOOR_MB = 2048
+PARSE_MEMORY_FLOOR_MB = 1024
 
 
 def _share(memory_limit: str, parts: int, floor_mb: int = 64) -> str:
@@ -141,7 +142,7 @@ def stage_all(settings: Settings, business_date: date, progress: Progress | None
     DuckDB/pyarrow), each into its own staging Parquet."""
     sources = settings.source_dirs()
     # Sources are parsed side by side: each parse gets its share of DuckDB's memory budget, but
-    # never less than PARSE_MEMORY_FLOOR (numbering a 10M-row file's lines cannot spill).
+    # never less than PARSE_MEMORY_FLOOR_MB (a 10M-row ledger parses, spilling, in 512 MB: a margin).
     workers = max(1, settings.duckdb.threads)
     configure_parsing(_share(settings.duckdb.memory_limit, workers, PARSE_MEMORY_FLOOR_MB), settings.duckdb.threads,
                       settings.paths.staging / business_date.isoformat() / ".spill")
@@ -242,6 +243,7 @@ def load_and_match(settings: Settings, business_date: date, progress: Progress |
             result = match_date(wh, business_date)
     summary.control_totals = result.control_totals
     summary.breaks_by_type = result.breaks_by_type
+    summary.match_steps = {name: round(seconds, 3) for name, seconds in result.steps.items()}
     summary.files_quarantined = [q.as_json() for q in quarantined_for(settings.paths.quarantine, business_date)]
     path = _summary_path(settings, business_date)
     path.parent.mkdir(parents=True, exist_ok=True)
