@@ -123,22 +123,25 @@ class TextShape:
         return 0 < self.crlf < self.lines
 
 
-def line_ends(data) -> TextShape:
-    return TextShape(data.count(b"\n"), data.count(b"\r\n"))
-
-
 def check_text(path: Path, data, member: str | None = None, first_line: int = 1) -> None:
     """Refuse NUL bytes (a CSV or fixed-width file never holds one: binary data or corruption)
-    and lines over MAX_LINE_BYTES (a lost line break or garbage), before any parser sees them.
+    and lines over MAX_LINE_BYTES (a lost line break or garbage), before any parser sees them."""
+    check_nul(path, data, member, first_line)
+    check_line_lengths(path, data, member, first_line)
 
-    Lines are measured without walking them: every aligned block of half the limit must hold a
-    line break (a longer line covers a whole block), so one ``find`` per 32 KiB does it and
-    only a block without a break is looked at closely."""
+
+def check_nul(path: Path, data, member: str | None = None, first_line: int = 1) -> None:
     nul = data.find(b"\x00")
     if nul >= 0:
         column = nul - (data.rfind(b"\n", 0, nul) + 1) + 1
         raise ParseError(path, first_line + line_at(data, nul) - 1,
                          f"NUL byte at column {column} (binary data or a corrupt file)", member)
+
+
+def check_line_lengths(path: Path, data, member: str | None = None, first_line: int = 1) -> None:
+    """Lines are measured without walking them: every aligned block of half the limit must hold a
+    line break (a longer line covers a whole block), so one ``find`` per 32 KiB does it and
+    only a block without a break is looked at closely."""
     size, probe, start = len(data), MAX_LINE_BYTES // 2, 0
     while start < size:
         end = min(start + probe, size)
@@ -153,6 +156,56 @@ def check_text(path: Path, data, member: str | None = None, first_line: int = 1)
                              f"line is {line_end - line_start:,} bytes long, over the {MAX_LINE_BYTES // 1024} KiB "
                              "limit (lost line breaks or not this format)", member)
         start = line_end + 1
+
+
+def line_blocks(fh):
+    """A file's bytes in blocks of about _SCAN_CHUNK, each ending at a line break (the last one
+    may not): no line, and so no UTF-8 character or CRLF, is split between two blocks. A line
+    longer than a block makes its block longer (check_line_lengths then refuses it whole)."""
+    pending: list[bytes] = []
+    while chunk := fh.read(_SCAN_CHUNK):
+        cut = chunk.rfind(b"\n") + 1
+        if cut:
+            yield b"".join([*pending, memoryview(chunk)[:cut]])
+            pending, chunk = [], chunk[cut:]
+        if chunk:
+            pending.append(chunk)
+    if pending:
+        yield b"".join(pending)
+
+
+def check_text_file(path: Path, not_utf8: str) -> tuple[TextShape, bytes]:
+    """check_text and check_utf8 of a whole file, read in blocks so that it is never held in
+    memory, and its line ends. Same errors, same lines as the whole-file checks: a NUL anywhere
+    comes first, then the first over-long line, then the first line that is not UTF-8.
+    Returns the shape and the first line (the header)."""
+    lines = crlf = 0
+    first: bytes | None = None
+    too_long = not_text = None  # raised once the whole file is known to hold no NUL
+    with open(path, "rb") as fh:
+        for block in line_blocks(fh):
+            check_nul(path, block, None, lines + 1)
+            if too_long is None:
+                too_long = _raised(check_line_lengths, path, block, None, lines + 1)
+            if too_long is None and not_text is None:
+                not_text = _raised(check_utf8, path, block, None, not_utf8, lines + 1)
+            if first is None:
+                end = block.find(b"\n")
+                first = block if end < 0 else block[:end]
+            lines += block.count(b"\n")
+            crlf += block.count(b"\r\n")
+    for error in (too_long, not_text):
+        if error is not None:
+            raise error
+    return TextShape(lines, crlf), first or b""
+
+
+def _raised(check: Callable[..., None], *args) -> ParseError | None:
+    try:
+        check(*args)
+    except ParseError as error:
+        return error
+    return None
 
 
 def _chunks_at_line_ends(data):

@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from etl import schema
-from etl.ingest.base import (ParsedFile, ParseError, check_text, check_utf8, line_ends, parsing_connection,
+from etl.ingest.base import (ParsedFile, ParseError, check_text_file, line_blocks, parsing_connection,
                              refuse_empty)
 from etl.privacy import mask_msisdn, mask_text
 
@@ -138,6 +138,8 @@ def _problem(col: Column) -> tuple[str, dict[str, object]]:
         checks.append(f"{raw} is null")
     if col.non_negative:
         checks.append(f"{typed} < 0")
+    if col.kind == "ts":  # staged times are whole seconds (etl.schema.TS): a fraction is not silently cut
+        checks.append(f"{typed} <> date_trunc('second', {typed})")
     if col.allowed:
         checks.append(f"({raw} is not null and not list_contains($allowed_{col.name}, {raw}))")
         params[f"allowed_{col.name}"] = list(col.allowed)
@@ -189,22 +191,19 @@ def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str], wan
         except duckdb.Error as exc:
             raise ParseError(path, None, f"unreadable Parquet: {str(exc).splitlines()[0]}") from exc
         return
-    data = path.read_bytes()
-    check_text(path, data)
-    check_utf8(path, data, None, NOT_UTF8)
-    shape = line_ends(data)
-    names = _header(path, data)
+    shape, header = check_text_file(path, NOT_UTF8)  # in blocks: the file is never held in memory
+    names = _header(path, header)
     _refuse_missing(path, needed, set(names))
     source, normalised = path, None
-    if shape.mixed_line_ends:
-        # Accepted: some exports append rows with another tool. Only the CR of CRLF goes, so
-        # every line keeps its number (a CR inside a quoted comment goes too: harmless).
-        fd, name = tempfile.mkstemp(prefix=".recon-lf-", suffix=".csv")
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data.replace(b"\r\n", b"\n"))
-        source = normalised = Path(name)
-    del data
     try:
+        if shape.mixed_line_ends:
+            # Accepted: some exports append rows with another tool. Only the CR of CRLF goes, so
+            # every line keeps its number (a CR inside a quoted comment goes too: harmless).
+            fd, name = tempfile.mkstemp(prefix=".recon-lf-", suffix=".csv")
+            source = normalised = Path(name)
+            with os.fdopen(fd, "wb") as out, path.open("rb") as fh:
+                for block in line_blocks(fh):  # blocks end at a line break: no CRLF is split
+                    out.write(block.replace(b"\r\n", b"\n"))
         con.execute(
             f"create temp table raw as select {_kept(names, wanted)}row_number() over () + 1 as source_line "
             "from read_csv($p, header = true, auto_detect = false, columns = $columns, delim = ',', "
@@ -292,46 +291,68 @@ def _vocabulary(con: duckdb.DuckDBPyConnection, path: Path, source: str, present
                             f"(line {_lines(at or [])}): loaded as is")
 
 
-def parse(path: Path, source: str) -> ParsedFile:
-    """Parse one ledger file of ``source`` into its etl.schema shape, or raise ParseError."""
-    path = Path(path)
+def _check(con: duckdb.DuckDBPyConnection, path: Path, source: str) -> tuple[str, list[str]]:
+    """Read ``path`` and check every row (ParseError at the first broken rule) into table
+    ``checked``; return the select list of its rows in etl.schema's shape, and the warnings."""
     refuse_empty(path)
     columns = LEDGERS[source]
     warnings: list[str] = []
+    con.execute("set TimeZone = 'Asia/Shanghai'")
+    needed = [c.name for c in columns if c.required or source in ("orders", "billing")]
+    _read_raw(con, path, needed, [c.name for c in columns])
+    present = dict(con.execute(
+        "select column_name, data_type from duckdb_columns() where table_name = 'raw'").fetchall())
+    _refuse_missing(path, needed, set(present))
+    for col in columns:
+        if col.name not in present:
+            con.execute(f'alter table raw add column "{col.name}" varchar')
+        elif present[col.name] != "VARCHAR":  # a CSV's columns are text already: rewriting them costs seconds
+            con.execute(f'alter table raw alter "{col.name}" type varchar')
+    # One pass types each value and names the first rule (if any) the row breaks; the raw
+    # text stays in `raw` for the error message only.
+    problems = [_problem(col) for col in columns]
+    params = {k: v for _, p in problems for k, v in p.items()}
+    if any(c.kind == "money" for c in columns):
+        params["money_text"] = MONEY_TEXT
+    which = " ".join(f"when {sql} then {i}" for i, (sql, _) in enumerate(problems))
+    con.execute("create temp table checked as select source_line, "
+                + ", ".join(f"{_typed(c)} as {_typed_name(c)}" for c in columns)
+                + f", case {which} end as broken_rule from raw", params)
+    first_bad = con.execute("select source_line, broken_rule from checked where broken_rule is not null "
+                            "order by source_line limit 1").fetchall()
+    if first_bad:
+        line, index = first_bad[0]
+        col = columns[index]
+        value = con.execute(f'select "{col.name}" from raw where source_line = $l', {"l": line}).fetchall()[0][0]
+        raise ParseError(path, int(line), f"column {col.name}: bad value {_shown(col.name, value)} ({col.kind}"
+                         + (", required" if col.required else "") + ")")
+    _duplicates(con, path, source, columns, warnings)
+    _vocabulary(con, path, source, set(present), warnings)
+    con.execute("drop table raw")  # only error messages and warnings read it: free its memory before the rows go out
+    # No `order by`: `checked` holds the rows in file order (DuckDB keeps insertion order), and
+    # sorting 10M rows again would cost memory and time.
+    return (", ".join(f'{_typed_name(c)} as "{c.name}"' for c in columns)
+            + ", null::varchar as source_member, source_line::bigint as source_line"), warnings
+
+
+def parse(path: Path, source: str) -> ParsedFile:
+    """Parse one ledger file of ``source`` into its etl.schema shape, or raise ParseError."""
+    path = Path(path)
     with parsing_connection() as con:
-        con.execute("set TimeZone = 'Asia/Shanghai'")
-        needed = [c.name for c in columns if c.required or source in ("orders", "billing")]
-        _read_raw(con, path, needed, [c.name for c in columns])
-        present = {name for (name,) in con.execute(
-            "select column_name from duckdb_columns() where table_name = 'raw'").fetchall()}
-        _refuse_missing(path, needed, present)
-        for col in columns:
-            if col.name not in present:
-                con.execute(f'alter table raw add column "{col.name}" varchar')
-            else:
-                con.execute(f'alter table raw alter "{col.name}" type varchar')
-        # One pass types each value and names the first rule (if any) the row breaks; the raw
-        # text stays in `raw` for the error message only.
-        problems = [_problem(col) for col in columns]
-        params = {k: v for _, p in problems for k, v in p.items()}
-        if any(c.kind == "money" for c in columns):
-            params["money_text"] = MONEY_TEXT
-        which = " ".join(f"when {sql} then {i}" for i, (sql, _) in enumerate(problems))
-        con.execute("create temp table checked as select source_line, "
-                    + ", ".join(f"{_typed(c)} as {_typed_name(c)}" for c in columns)
-                    + f", case {which} end as broken_rule from raw", params)
-        first_bad = con.execute("select source_line, broken_rule from checked where broken_rule is not null "
-                                "order by source_line limit 1").fetchall()
-        if first_bad:
-            line, index = first_bad[0]
-            col = columns[index]
-            value = con.execute(f'select "{col.name}" from raw where source_line = $l', {"l": line}).fetchall()[0][0]
-            raise ParseError(path, int(line), f"column {col.name}: bad value {_shown(col.name, value)} ({col.kind}"
-                             + (", required" if col.required else "") + ")")
-        _duplicates(con, path, source, columns, warnings)
-        _vocabulary(con, path, source, present, warnings)
-        select = ", ".join(f'{_typed_name(c)} as "{c.name}"' for c in columns)
-        table = con.sql(
-            f"select {select}, null::varchar as source_member, source_line::bigint as source_line "
-            "from checked order by source_line").to_arrow_table()
+        select, warnings = _check(con, path, source)
+        table = con.sql(f"select {select} from checked").to_arrow_table()
     return ParsedFile(path=path, rows=table.cast(schema.SOURCE_SCHEMAS[source]), warnings=warnings)
+
+
+def stage(path: Path, source: str, target: Path, source_file: str, file_hash: str) -> tuple[int, list[str]]:
+    """``parse``, but DuckDB writes the rows and their lineage (``source_file``, ``file_hash``)
+    straight to Parquet at ``target``: the rows of a 10M-line ledger are never copied into
+    Python, and the lineage is dictionary-encoded, not repeated per row. Returns (rows, warnings)."""
+    path = Path(path)
+    with parsing_connection() as con:
+        select, warnings = _check(con, path, source)
+        [(rows,)] = con.execute(
+            f"copy (select {select}, $source_file::varchar as source_file, $file_hash::varchar as file_hash "
+            "from checked) to $target (format parquet, compression zstd)",
+            {"source_file": source_file, "file_hash": file_hash, "target": str(target)}).fetchall()
+    return rows, warnings

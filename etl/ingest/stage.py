@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from etl import schema
 from etl.config import Settings
 from etl.ingest import ledgers
-from etl.ingest.base import ParsedFile, ParseError
+from etl.ingest.base import ParsedFile, ParseError, parsing_connection
 from etl.privacy import mask_text
 from etl.quarantine import QuarantinedFile, printable, quarantine
 
@@ -120,9 +120,37 @@ def parse_file(path: Path, source: str) -> ParsedFile:
 
 def _with_lineage(parsed: ParsedFile, source: str, source_file: str, digest: str) -> pa.Table:
     rows = parsed.rows.select(schema.SOURCE_SCHEMAS[source].names)
-    n = rows.num_rows
-    return rows.append_column("source_file", pa.repeat(pa.scalar(source_file, pa.string()), n)) \
-               .append_column("file_hash", pa.repeat(pa.scalar(digest, pa.string()), n))
+    once = pa.dictionary(pa.int32(), pa.string())  # one copy of the string, not one per row
+    return rows.append_column("source_file", pa.repeat(pa.scalar(source_file, once), rows.num_rows)) \
+               .append_column("file_hash", pa.repeat(pa.scalar(digest, once), rows.num_rows))
+
+
+def stage_file(path: Path, source: str, part: Path, source_file: str, digest: str) -> StagedFile:
+    """Parse one delivered file into the Parquet ``part``, with its lineage. A ledger is written
+    by DuckDB itself (a 10M-row ledger never becomes an Arrow table in Python)."""
+    try:
+        if source in LEDGER_SOURCES:
+            rows, warnings = ledgers.stage(path, source, part, source_file, digest)
+            return StagedFile(source_file, digest, rows, None, [mask_text(w) for w in warnings])
+        parsed = parse_file(path, source)
+        pq.write_table(_with_lineage(parsed, source, source_file, digest), part, compression="zstd")
+        return StagedFile(source_file, digest, parsed.rows.num_rows, _totals_json(parsed),
+                          [mask_text(w) for w in parsed.warnings])
+    except BaseException:
+        part.unlink(missing_ok=True)  # a failed file leaves no part behind
+        raise
+
+
+def _combine(parts: list[Path], target: Path, empty: pa.Schema) -> None:
+    """Write the parts, in order, as the one Parquet file ``target`` (streamed by DuckDB)."""
+    if len(parts) == 1:
+        os.replace(parts[0], target)
+    elif not parts:
+        pq.write_table(empty.empty_table(), target, compression="zstd")
+    else:
+        with parsing_connection() as con:  # insertion order is kept: the parts' rows in file order
+            con.execute("copy (select * from read_parquet($parts)) to $target (format parquet, compression zstd)",
+                        {"parts": [str(p) for p in parts], "target": str(target)})
 
 
 def _totals_json(parsed: ParsedFile) -> dict[str, str | int | None] | None:
@@ -139,8 +167,11 @@ def staging_paths(settings: Settings, landing_date: date, source: str) -> tuple[
 def _write_atomic(path: Path, write) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed write leaves nothing behind
 
 
 def stage_source(settings: Settings, landing_date: date, source: str) -> SourceManifest:
@@ -149,49 +180,54 @@ def stage_source(settings: Settings, landing_date: date, source: str) -> SourceM
     landing = settings.paths.landing
     folder = landing / landing_date.isoformat() / source
     parquet_path, manifest_path = staging_paths(settings, landing_date, source)
+    parquet_path.parent.mkdir(parents=True, exist_ok=True)
     manifest = SourceManifest(landing_date=landing_date, source=source, parquet=None)
-    tables: list[pa.Table] = []
-    if not folder.is_dir():
-        manifest.problem = f"no folder {folder.relative_to(landing)} in the landing zone"
-    else:
-        def refuse(path: Path, error: ParseError) -> None:
-            manifest.quarantined.append(
-                quarantine(path, landing, settings.paths.quarantine, landing_date, source, error))
+    parts: list[Path] = []  # each accepted file's rows, hidden until combined into parquet_path
+    try:
+        if not folder.is_dir():
+            manifest.problem = f"no folder {folder.relative_to(landing)} in the landing zone"
+        else:
+            def refuse(path: Path, error: ParseError) -> None:
+                manifest.quarantined.append(
+                    quarantine(path, landing, settings.paths.quarantine, landing_date, source, error))
 
-        accepted = source_files(folder, source)
-        for path in accepted:
-            rel = str(path.relative_to(landing))
-            if path.is_symlink():  # landing files are written by our extract tasks: never links
-                refuse(path, ParseError(path, None, "a symbolic link, not a delivered file: refused"))
-                continue
-            digest = file_hash(path)
-            try:
-                parsed = parse_file(path, source)
-            except ParseError as error:
-                refuse(path, error)
-                continue
-            except (MemoryError, OSError, duckdb.OutOfMemoryException, duckdb.IOException):
-                raise  # the machine's trouble (memory, disk), not the file's: fail the run, keep the file
-            except Exception as error:  # a case no parser foresaw: this file only, loudly
-                log.exception("parser for %s failed on %s", source, mask_text(printable(rel)))
-                refuse(path, ParseError(path, None, f"could not be parsed: unexpected {type(error).__name__}: "
-                                                    f"{str(error)[:200]} (an input the parser does not foresee)"))
-                continue
-            tables.append(_with_lineage(parsed, source, rel, digest))
-            manifest.files.append(StagedFile(rel, digest, parsed.rows.num_rows, _totals_json(parsed),
-                                             [mask_text(w) for w in parsed.warnings]))
-            log.info("parsed %s: %d rows", mask_text(printable(rel)), parsed.rows.num_rows)
-        for path in unexpected_files(folder, source, accepted):
-            refuse(path, ParseError(path, None, f"not a file the {source} source delivers "
-                                                f"(expected {expected_files(source)})"))
-        if manifest.quarantined and not manifest.files:
-            manifest.warnings.append(
-                f"{source}: every delivered file was quarantined ({len(manifest.quarantined)}); the run has no "
-                f"{source} rows, so what they would have matched shows as breaks: re-deliver and re-run the date")
-    target_schema = schema.SOURCE_SCHEMAS[source].append(pa.field("source_file", pa.string())) \
-                                                  .append(pa.field("file_hash", pa.string()))
-    table = pa.concat_tables(tables) if tables else target_schema.empty_table()
-    _write_atomic(parquet_path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+            accepted = source_files(folder, source)
+            for i, path in enumerate(accepted):
+                rel = str(path.relative_to(landing))
+                if path.is_symlink():  # landing files are written by our extract tasks: never links
+                    refuse(path, ParseError(path, None, "a symbolic link, not a delivered file: refused"))
+                    continue
+                digest = file_hash(path)
+                part = parquet_path.with_name(f".{parquet_path.name}.{os.getpid()}.{i}.part")
+                try:
+                    staged = stage_file(path, source, part, rel, digest)
+                except ParseError as error:
+                    refuse(path, error)
+                    continue
+                except (MemoryError, OSError, duckdb.OutOfMemoryException, duckdb.IOException):
+                    raise  # the machine's trouble (memory, disk), not the file's: fail the run, keep the file
+                except Exception as error:  # a case no parser foresaw: this file only, loudly
+                    log.exception("parser for %s failed on %s", source, mask_text(printable(rel)))
+                    refuse(path, ParseError(path, None, f"could not be parsed: unexpected {type(error).__name__}: "
+                                                        f"{str(error)[:200]} (an input the parser does not foresee)"))
+                    continue
+                parts.append(part)
+                manifest.files.append(staged)
+                log.info("parsed %s: %d rows", mask_text(printable(rel)), staged.rows)
+            for path in unexpected_files(folder, source, accepted):
+                refuse(path, ParseError(path, None, f"not a file the {source} source delivers "
+                                                    f"(expected {expected_files(source)})"))
+            if manifest.quarantined and not manifest.files:
+                manifest.warnings.append(
+                    f"{source}: every delivered file was quarantined ({len(manifest.quarantined)}); the run has "
+                    f"no {source} rows, so what they would have matched shows as breaks: re-deliver and re-run "
+                    "the date")
+        target_schema = schema.SOURCE_SCHEMAS[source].append(pa.field("source_file", pa.string())) \
+                                                      .append(pa.field("file_hash", pa.string()))
+        _write_atomic(parquet_path, lambda tmp: _combine(parts, tmp, target_schema))
+    finally:
+        for part in parts:
+            part.unlink(missing_ok=True)
     manifest.parquet = str(parquet_path)
     manifest.seconds = round(time.perf_counter() - started, 3)
     _write_atomic(manifest_path, lambda tmp: tmp.write_text(manifest.to_json(), "utf-8"))

@@ -7,7 +7,7 @@ import duckdb
 import pytest
 
 from etl.config import load_settings
-from etl.ingest import stage
+from etl.ingest import ledgers, stage
 from tests.conftest import paths_env
 
 
@@ -18,10 +18,10 @@ def test_resource_error_fails_the_stage_and_keeps_the_file(small_landing, tmp_pa
     shutil.copytree(small_landing, tmp_path / "landing")
     settings = load_settings(paths_env(tmp_path))
 
-    def out_of_resources(path, source):
+    def out_of_resources(*args):
         raise error
 
-    monkeypatch.setattr(stage, "parse_file", out_of_resources)
+    monkeypatch.setattr(ledgers, "stage", out_of_resources)  # the orders parser, as staging calls it
     with pytest.raises(type(error)):
         stage.stage_source(settings, date(2026, 11, 1), "orders")
     assert list((tmp_path / "landing" / "2026-11-01" / "orders").iterdir())

@@ -19,10 +19,10 @@ from etl.generate.formats import alipay as alipay_format
 from etl.generate.formats import unionpay as unionpay_format
 from etl.ingest import alipay, ledgers, unionpay
 from etl.ingest.base import ParseError
-from etl.ingest.stage import parse_file
+from etl.ingest.stage import parse_file, stage_source
 from etl.schema import PAYMENTS
 from tests.hostile import corpus
-from tests.hostile.conftest import Day
+from tests.hostile.conftest import DAY, Day
 
 DETAIL = "业务明细.csv"  # the Alipay detail member's name ends so; the summary's with (汇总).csv
 ALIPAY_HEADER, ALIPAY_FIRST_ROW = 4, 5  # 0-based line indexes in the detail member
@@ -485,6 +485,18 @@ class TestImpossibleDates:
         files.ledger("orders", edit)
         error = files.refused("orders")
         assert error.line == 3 and "column created_at: bad value" in error.cause
+
+    def test_orders_fraction_of_a_second(self, files):
+        """Staged times are whole seconds: a fraction is refused with its line, never cut off."""
+        def edit(data: bytes) -> bytes:
+            column = corpus.column_index(corpus.lines(data)[0], "updated_at", "utf-8")
+            return corpus.replace_line(data, 2, lambda line: b",".join(
+                b"2026-11-24T10:00:00.5+08:00" if i == column else f for i, f in enumerate(line.split(b","))))
+        files.ledger("orders", edit)
+        error = files.refused("orders")
+        assert error.line == 3 and "column updated_at: bad value '2026-11-24T10:00:00.5+08:00'" in error.cause
+        [held] = stage_source(files.day.settings, DAY, "orders").quarantined
+        assert "line 3: column updated_at: bad value" in held.reason
 
     @pytest.mark.parametrize("value", [b"2026-02-30 10:00:00", b"2026-11-24 25:00:00"], ids=["30-february", "hour-25"])
     def test_alipay(self, files, value):

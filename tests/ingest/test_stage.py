@@ -1,0 +1,67 @@
+"""Staging writes each source's accepted files, in file order and with their lineage, as the one
+``<source>.parquet`` the load reads: the ledgers through DuckDB straight to Parquet, the
+providers from Arrow. A file that fails leaves nothing behind, visible or hidden."""
+from __future__ import annotations
+
+import shutil
+from datetime import date
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from etl.config import load_settings
+from etl.ingest import stage
+from etl.ingest.stage import file_hash, parse_file, stage_source
+from etl.schema import SOURCE_SCHEMAS
+from tests.conftest import paths_env
+
+DAY = date(2026, 11, 1)
+
+
+def expected(landing, files, source) -> pa.Table:
+    """What staging must hold: each file parsed on its own, with its lineage, in file order."""
+    tables = []
+    for path in files:
+        rows = parse_file(path, source).rows.select(SOURCE_SCHEMAS[source].names)
+        tables.append(rows.append_column("source_file", pa.array([str(path.relative_to(landing))] * rows.num_rows))
+                          .append_column("file_hash", pa.array([file_hash(path)] * rows.num_rows)))
+    return pa.concat_tables(tables)
+
+
+def staged(manifest, source) -> pa.Table:
+    table = pq.read_table(manifest.parquet)
+    return table.cast(SOURCE_SCHEMAS[source].append(pa.field("source_file", pa.string()))
+                      .append(pa.field("file_hash", pa.string())))
+
+
+def hidden_files(root) -> list[str]:
+    """Parts and temporary files left in staging (the spill folder aside)."""
+    return [p.name for p in (root / "staging" / DAY.isoformat()).iterdir() if p.is_file() and p.name.startswith(".")]
+
+
+def test_split_ledger_and_a_provider_staged_in_file_order(small_landing, tmp_path):
+    shutil.copytree(small_landing, tmp_path / "landing")
+    settings = load_settings(paths_env(tmp_path))
+    folder = tmp_path / "landing" / DAY.isoformat() / "orders"
+    [whole] = list(folder.iterdir())
+    header, *rows = whole.read_bytes().splitlines(keepends=True)
+    whole.unlink()
+    for i, part in enumerate((rows[: len(rows) // 3], rows[len(rows) // 3:])):
+        (folder / f"orders_{i}.csv").write_bytes(header + b"".join(part))
+    for source in ("orders", "wechatpay"):
+        manifest = stage_source(settings, DAY, source)
+        files = stage.source_files(tmp_path / "landing" / DAY.isoformat() / source, source)
+        assert [f.source_file for f in manifest.files] == [str(p.relative_to(tmp_path / "landing")) for p in files]
+        assert staged(manifest, source).equals(expected(tmp_path / "landing", files, source))
+    assert hidden_files(tmp_path) == []
+
+
+def test_a_refused_ledger_leaves_no_part_behind(small_landing, tmp_path):
+    shutil.copytree(small_landing, tmp_path / "landing")
+    settings = load_settings(paths_env(tmp_path))
+    [orders] = list((tmp_path / "landing" / DAY.isoformat() / "orders").iterdir())
+    orders.write_bytes(orders.read_bytes().replace(b"\n", b"\nx,\x00\n", 1))
+    manifest = stage_source(settings, DAY, "orders")
+    assert manifest.files == [] and len(manifest.quarantined) == 1
+    assert pq.read_table(manifest.parquet).num_rows == 0
+    assert hidden_files(tmp_path) == []
