@@ -135,7 +135,8 @@ def _write_direct(wh: Warehouse, database: str, name: str, params: dict) -> None
         _replace_date(wh, database, table, sql, {**bind(sql, params), "run_date": params["run_date"]})
     finally:
         wh.con.execute("reset disabled_compression_methods")
-    wh.con.execute(f"create or replace temp view {model} as select * from {database}.main.{table} "
+    target = f"{database}.main.{table}"
+    wh.con.execute(f"create or replace temp view {model} as select * from {target} "
                    "where business_date = (select run_date from cfg_run)")
 
 

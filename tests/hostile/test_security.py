@@ -154,7 +154,8 @@ SQL_TEXT_ALLOWED = {
     "etl/ingest/ledgers.py": {"_typed(c)", "_typed_name(c)", "every", "key", "repeated", "column", "col.name",
                               "which", "select", "sql", "_kept(names, wanted)"},  # its own column names and rules
     "etl/load.py": {"table", "c"},  # RAW_TABLE names; TOTALS_COLUMNS as $names
-    "etl/match.py": {"Path(name).name", "target", "', '.join(columns)", "select", "source"},  # model/result tables
+    # model/result table names, and a model's own SQL from sql/ (select_sql)
+    "etl/match.py": {"Path(name).name", "target", "', '.join(columns)", "select", "select_sql", "model", "kind"},
     "etl/resolve.py": {"latest"},  # a subquery written in the code
     "etl/warehouse.py": {"sql", "table", "read_sql('warehouse/schema')"},  # sql/ files and their table names
     "reports/exports.py": {"select_sql", "sql_path(path)"},
