@@ -128,13 +128,7 @@ def _replace_date(wh: Warehouse, database: str, table: str, select_sql: str, par
 def _write_direct(wh: Warehouse, database: str, name: str, params: dict) -> None:
     table, model = DIRECT[name], Path(name).name
     sql = read_sql(name)
-    # Its ids are unique strings: dictionary+FSST compression of 10M of them cost ~5 CPU-seconds
-    # at 10M orders, for a smaller file. A table rewritten every night: speed wins over disk.
-    wh.con.execute("set disabled_compression_methods = 'dict_fsst'")
-    try:
-        _replace_date(wh, database, table, sql, {**bind(sql, params), "run_date": params["run_date"]})
-    finally:
-        wh.con.execute("reset disabled_compression_methods")
+    _replace_date(wh, database, table, sql, {**bind(sql, params), "run_date": params["run_date"]})
     target = f"{database}.main.{table}"
     wh.con.execute(f"create or replace temp view {model} as select * from {target} "
                    "where business_date = (select run_date from cfg_run)")
