@@ -181,6 +181,10 @@ def stage_source(settings: Settings, landing_date: date, source: str) -> SourceM
     folder = landing / landing_date.isoformat() / source
     parquet_path, manifest_path = staging_paths(settings, landing_date, source)
     parquet_path.parent.mkdir(parents=True, exist_ok=True)
+    # A run killed while staging this source (no finally ran) left its hidden parts and
+    # temporary files: they are never read, and nothing else would remove them.
+    for leftover in parquet_path.parent.glob(f".{parquet_path.name}.*"):
+        leftover.unlink(missing_ok=True)
     manifest = SourceManifest(landing_date=landing_date, source=source, parquet=None)
     parts: list[Path] = []  # each accepted file's rows, hidden until combined into parquet_path
     try:

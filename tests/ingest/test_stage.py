@@ -65,3 +65,17 @@ def test_a_refused_ledger_leaves_no_part_behind(small_landing, tmp_path):
     assert manifest.files == [] and len(manifest.quarantined) == 1
     assert pq.read_table(manifest.parquet).num_rows == 0
     assert hidden_files(tmp_path) == []
+
+
+def test_parts_left_by_a_killed_run_are_removed_when_the_source_is_staged_again(small_landing, tmp_path):
+    shutil.copytree(small_landing, tmp_path / "landing")
+    settings = load_settings(paths_env(tmp_path))
+    folder = tmp_path / "staging" / DAY.isoformat()
+    folder.mkdir(parents=True)
+    # what a SIGKILL mid-stage leaves: a part of the source, and a half-written combined file
+    for name in (".orders.parquet.4242.0.part", ".orders.parquet.4242.tmp"):
+        (folder / name).write_bytes(b"PAR1 half written")
+    (folder / ".billing.parquet.4242.0.part").write_bytes(b"another source's part: not this one's to remove")
+    manifest = stage_source(settings, DAY, "orders")
+    assert pq.read_table(manifest.parquet).num_rows == sum(f.rows for f in manifest.files) > 0
+    assert hidden_files(tmp_path) == [".billing.parquet.4242.0.part"]
