@@ -115,10 +115,16 @@ def _columns(wh: Warehouse, database: str, table: str) -> list[str]:
         "and database_name = $db order by column_index", {"t": table, "db": database}).fetchall()]
 
 
+def _persistent(database: str, table: str) -> str:
+    """The persistent ``table``, qualified: temp tables share the results' names. The database
+    is named after the warehouse file, which may hold any character (recon-prod.duckdb)."""
+    return '"' + database.replace('"', '""') + f'".main.{table}'
+
+
 def _replace_date(wh: Warehouse, database: str, table: str, select_sql: str, params: dict) -> None:
     """Replace ``table``'s rows of the run's date with the rows of ``select_sql`` (its columns
     by name; the persistent tables have a business_date the models do not)."""
-    target = f"{database}.main.{table}"
+    target = _persistent(database, table)
     columns = _columns(wh, database, table)
     select = ", ".join("$run_date::date as business_date" if c == "business_date" else c for c in columns)
     wh.execute(f"delete from {target} where business_date = $run_date", params)
@@ -129,18 +135,17 @@ def _write_direct(wh: Warehouse, database: str, name: str, params: dict) -> None
     table, model = DIRECT[name], Path(name).name
     sql = read_sql(name)
     _replace_date(wh, database, table, sql, {**bind(sql, params), "run_date": params["run_date"]})
-    target = f"{database}.main.{table}"
+    target = _persistent(database, table)
     wh.con.execute(f"create or replace temp view {model} as select * from {target} "
                    "where business_date = (select run_date from cfg_run)")
 
 
 def match_date(wh: Warehouse, run_date: date) -> MatchResult:
     """Match ``run_date`` in one transaction: a crash or unbalanced control totals leave the
-    warehouse as it was."""
+    results as they were (the day's raw rows were loaded, and committed, in the step before)."""
     started = time.perf_counter()
     params = _parameters(wh, run_date)
     _configuration_tables(wh, params)
-    # Model tables are temporary and share their names with the persistent results: qualify.
     database = wh.scalar("select current_database()")
     steps: dict[str, float] = {}
     with wh.transaction():

@@ -48,6 +48,13 @@ class TestRun:
         assert (elsewhere / "2026-11-01" / "breaks.csv").exists()
         assert not (workspace / "output").exists()
 
+    def test_a_warehouse_file_name_with_a_dash_works(self, workspace):
+        # DuckDB names the database after the file: "recon-prod" must be quoted wherever it is used
+        warehouse = workspace / "warehouse" / "recon-prod.duckdb"
+        done = recon(workspace, "run", "--date", "2026-11-01", RECON_WAREHOUSE=str(warehouse))
+        assert done.returncode == 0, done.stderr
+        assert (workspace / "output" / "2026-11-01" / "breaks.csv").exists() and warehouse.exists()
+
     def test_missing_orders_folder_fails_with_the_reason(self, workspace):
         shutil.rmtree(workspace / "landing" / "2026-11-01" / "orders")
         done = recon(workspace, "run", "--date", "2026-11-01")
