@@ -81,16 +81,28 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
     run_date = date.fromisoformat(args.date)
 
-    original_model = Warehouse.model
+    unknown = set(args.explain) - set(match_module.MODELS)
+    if unknown:
+        p.error(f"--explain: no such model {sorted(unknown)} (models: {', '.join(match_module.MODELS)})")
+    original_model, original_direct = Warehouse.model, match_module._write_direct
+
+    def explain(wh: Warehouse, name: str, params: dict | None) -> None:
+        sql = read_sql(name)
+        plan = wh.con.execute(f"explain analyze {sql}", bind(sql, params) if params is not None else None).fetchall()
+        print(f"---- EXPLAIN ANALYZE {name}\n{plan[0][1]}")
 
     def model(self: Warehouse, name: str, params: dict, view: bool = False) -> None:
         if name in args.explain:
-            sql = read_sql(name)
-            plan = self.con.execute(f"explain analyze {sql}", bind(sql, params) if not view else None).fetchall()
-            print(f"---- EXPLAIN ANALYZE {name}\n{plan[0][1]}")
+            explain(self, name, None if view else params)
         original_model(self, name, params, view)
 
+    def write_direct(wh: Warehouse, database: str, name: str, params: dict) -> None:
+        if name in args.explain:  # the query alone, without writing its rows
+            explain(wh, name, params)
+        original_direct(wh, database, name, params)
+
     Warehouse.model = model  # type: ignore[method-assign]
+    match_module._write_direct = write_direct  # type: ignore[assignment]
     if args.cpu:  # match_date times its steps with time.perf_counter: give it the CPU clock
         match_module.time = SimpleNamespace(perf_counter=time.process_time)  # type: ignore[attr-defined]
     with Warehouse(settings) as wh:
