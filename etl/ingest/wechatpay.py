@@ -8,7 +8,7 @@ Values may hold commas (商户数据包 is JSON), so rows are split on the two-b
 ``,``` only: pyarrow.csv reads with quoting off, splitting on the backtick where that is
 provably the same split (the usual case: no copy of the bill), else after replacing each
 ``,``` by a control byte. The read is single-threaded: staging already parses two sources
-side by side, and a threaded read of a 1 GB bill held 0.8 GB more and was slower.
+side by side, and a threaded read of a 1 GB bill held 0.8 GB more and was no faster.
 """
 from __future__ import annotations
 
