@@ -23,8 +23,9 @@ import pyarrow.csv as pacsv
 
 from etl.ingest.archive import SafeZip
 from etl.ingest.archive import member_name as member_name  # the GBK name rule, shared with UnionPay
-from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals, parse_times,
-                             provider_parser, refuse_empty, refuse_utf8)
+from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals,
+                             constant_text, first_row_with_wrong_width, parse_times, provider_parser,
+                             refuse_empty, refuse_utf8)
 from etl.schema import FEE, MONEY, PAYMENTS
 
 PROVIDER = "alipay"
@@ -201,7 +202,7 @@ def _read_rows(path: Path, member: str | None, body: memoryview, names: list[str
             ),
         )
     except pa.ArrowInvalid as error:
-        bad = _first_row_with_wrong_width(body, len(names))
+        bad = first_row_with_wrong_width(body, len(names), b",")
         if bad is None:
             raise ParseError(path, None, f"unreadable rows: {error}", member) from error
         index, found = bad
@@ -209,22 +210,6 @@ def _read_rows(path: Path, member: str | None, body: memoryview, names: list[str
                          f"row has {found} fields, the header has {len(names)} (truncated or malformed row)",
                          member) from error
     return table
-
-
-def _first_row_with_wrong_width(body: bytes, width: int) -> tuple[int, int] | None:
-    """(row index, field count) of the first row whose comma count disagrees with the header."""
-    buf = np.frombuffer(body, np.uint8)
-    ends = np.flatnonzero(buf == 0x0A)
-    if len(ends) == 0 or ends[-1] != len(buf) - 1:
-        ends = np.append(ends, len(buf))
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    commas = np.add.reduceat((buf == 0x2C).astype(np.uint8), starts, dtype=np.int64) if len(buf) else starts
-    commas = np.where(starts >= len(buf), 0, commas)  # reduceat quirk on an empty last line
-    wrong = np.flatnonzero(commas + 1 != width)
-    return (int(wrong[0]), int(commas[wrong[0]]) + 1) if len(wrong) else None
-
-
-# --- rows → canonical --------------------------------------------------------------------
 
 
 def _text(path: Path, member: str | None, col: pa.ChunkedArray, first_line: int) -> pa.ChunkedArray:
@@ -279,16 +264,6 @@ def _warn_unknown(path, member, raw_type, kind, first_line: int, what: str, warn
                         "kept as kind 'unknown'")
 
 
-def _constant(value: str | None, n: int) -> pa.Array:
-    """The same text on every row, built from buffers (a Python list of n strings is slow)."""
-    if value is None:
-        return pa.nulls(n, pa.string())
-    raw = value.encode()
-    offsets = np.arange(n + 1, dtype=np.int64) * len(raw)
-    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(raw * n)]) \
-        .cast(pa.string())
-
-
 def _canonical(path: Path, m: _Member, warnings: list[str]) -> tuple[pa.Table, pa.ChunkedArray]:
     """The member's rows in PAYMENTS shape, and the fee exactly as the file signs it."""
     raw, member, first = m.raw, m.name, m.first_line
@@ -309,7 +284,7 @@ def _canonical(path: Path, m: _Member, warnings: list[str]) -> tuple[pa.Table, p
     fee = pc.if_else(is_refund, pc.negate(pc.abs(fee_as_stated)), pc.abs(fee_as_stated))
     table = pa.table(
         {
-            "provider": _constant(PROVIDER, n),
+            "provider": constant_text(PROVIDER, n),
             "provider_txn_id": _null_if_empty(text(TXN_ID)),
             "refund_id": pc.if_else(is_refund, _null_if_empty(text(REFUND_NO)), pa.scalar(None, pa.string())),
             "order_id": _null_if_empty(text(ORDER_ID)),
@@ -318,10 +293,10 @@ def _canonical(path: Path, m: _Member, warnings: list[str]) -> tuple[pa.Table, p
             "settle_amount": pc.abs(received),
             "fee": fee,
             "event_at": parse_times(path, text(FINISHED), FINISHED, first, member),
-            "status": _constant("success", n),
+            "status": constant_text("success", n),
             "raw_type": _null_if_empty(types),
             "pay_detail": pa.nulls(n, pa.string()),
-            "source_member": _constant(member, n),
+            "source_member": constant_text(member, n),
             "source_line": pa.array(np.arange(first, first + n, dtype=np.int64)),
         }
     )

@@ -295,6 +295,31 @@ def parsing_connection():
     return con
 
 
+def constant_text(value: str | None, n: int) -> pa.Array:
+    """The same text on every row, built from buffers (a Python list of n strings is slow)."""
+    if value is None:
+        return pa.nulls(n, pa.string())
+    raw = value.encode()
+    offsets = np.arange(n + 1, dtype=np.int64) * len(raw)
+    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(raw * n)]) \
+        .cast(pa.string())
+
+
+def first_row_with_wrong_width(body: bytes, width: int, separator: bytes) -> tuple[int, int] | None:
+    """(row index, field count) of the first line of ``body`` whose count of the one-byte
+    ``separator`` disagrees with a header of ``width`` fields, or None."""
+    buf = np.frombuffer(body, np.uint8)
+    ends = np.flatnonzero(buf == 0x0A)
+    if len(ends) == 0 or ends[-1] != len(buf) - 1:
+        ends = np.append(ends, len(buf))
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    found = (np.add.reduceat((buf == separator[0]).astype(np.uint8), np.minimum(starts, len(buf) - 1),
+                             dtype=np.int64) if len(buf) else starts)
+    found = np.where(starts >= len(buf), 0, found)  # an empty last line has no separator
+    wrong = np.flatnonzero(found + 1 != width)
+    return (int(wrong[0]), int(found[wrong[0]]) + 1) if len(wrong) else None
+
+
 TIME_TEXT = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$"  # providers' local times: 2024-05-15 09:01:10
 
 

@@ -24,8 +24,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from etl.ingest.archive import SafeZip
-from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals, provider_parser,
-                             refuse_empty, refuse_utf8)
+from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals,
+                             constant_text, provider_parser, refuse_empty, refuse_utf8)
 from etl.schema import FEE, MONEY, PAYMENTS, TS
 
 PROVIDER = "unionpay"
@@ -259,15 +259,6 @@ def _event_times(path, member, records: _Records, settled: date) -> pa.Array:
     return pa.Array.from_buffers(TS, len(best), [None, pa.py_buffer(best)])
 
 
-def _constant(value: str | None, n: int) -> pa.Array:
-    if value is None:
-        return pa.nulls(n, pa.string())
-    raw = value.encode()
-    offsets = np.arange(n + 1, dtype=np.int64) * len(raw)
-    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(raw * n)]) \
-        .cast(pa.string())
-
-
 def _read_inn(path: Path, member: str | None, data: bytes, settled: date, warnings: list[str]) -> _Inn:
     records = _Records(data)
     short = records.lengths < OLD_LAYOUT_END
@@ -300,7 +291,7 @@ def _read_inn(path: Path, member: str | None, data: bytes, settled: date, warnin
     amount = _decimal(fen, MONEY)
     rows = pa.table(
         {
-            "provider": _constant(PROVIDER, n),
+            "provider": constant_text(PROVIDER, n),
             "provider_txn_id": pc.if_else(points_back, orig_query_id, own_query_id),
             "refund_id": pc.if_else(points_back, pc.coalesce(own_order_id, own_query_id),
                                     pa.scalar(None, pa.string())),
@@ -310,10 +301,10 @@ def _read_inn(path: Path, member: str | None, data: bytes, settled: date, warnin
             "settle_amount": amount,
             "fee": _decimal(fee_fen * 1000, FEE),
             "event_at": _event_times(path, member, records, settled),
-            "status": _constant("success", n),
+            "status": constant_text("success", n),
             "raw_type": code,
             "pay_detail": _text(path, member, records, CARD_TYPE),
-            "source_member": _constant(member, n),
+            "source_member": constant_text(member, n),
             "source_line": pa.array(records.line_numbers),
         }
     ).cast(PAYMENTS)

@@ -23,8 +23,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from etl.ingest.archive import gunzip
-from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals, parse_times,
-                             provider_parser, refuse_empty)
+from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals,
+                             constant_text, first_row_with_wrong_width, parse_times, provider_parser,
+                             refuse_empty)
 from etl.schema import FEE, MONEY, PAYMENTS
 
 PROVIDER = "wechatpay"
@@ -130,7 +131,7 @@ def _read_rows(path: Path, data: bytes, start: int, end: int, names: list[str], 
     except pa.ArrowInvalid as error:
         if "UTF8" in str(error).upper():
             _utf8(path, 2, body)
-        bad = _first_row_with_wrong_width(body, len(names))
+        bad = first_row_with_wrong_width(body, len(names), UNIT_SEPARATOR)
         if bad is None:
             raise ParseError(path, None, f"unreadable rows: {error}") from error
         index, found = bad
@@ -167,22 +168,6 @@ def _split_on_backticks(body: memoryview, separators: int, names: list[str],
     return pa.table(columns)
 
 
-def _first_row_with_wrong_width(body: bytes, width: int) -> tuple[int, int] | None:
-    buf = np.frombuffer(body, np.uint8)
-    ends = np.flatnonzero(buf == 0x0A)
-    if len(ends) == 0 or ends[-1] != len(buf) - 1:
-        ends = np.append(ends, len(buf))
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    seps = np.add.reduceat((buf == UNIT_SEPARATOR[0]).astype(np.uint8), np.minimum(starts, len(buf) - 1),
-                           dtype=np.int64)
-    seps = np.where(starts >= len(buf), 0, seps)
-    wrong = np.flatnonzero(seps + 1 != width)
-    return (int(wrong[0]), int(seps[wrong[0]]) + 1) if len(wrong) else None
-
-
-# --- rows → canonical --------------------------------------------------------------------
-
-
 def _map(text, mapping: dict[str, str], default: str | None):
     found = pc.index_in(text, value_set=pa.array(list(mapping), pa.string()))
     mapped = pc.take(pa.array(list(mapping.values()), pa.string()), found)
@@ -199,14 +184,6 @@ def _number(path: Path, text, what: str, pattern: str, type_: pa.DataType):
         index = pc.index(ok, False).as_py()
         raise ParseError(path, 2 + index, f"bad number {text[index].as_py()!r} in {what}")
     return text.cast(type_)
-
-
-def _constant(value: str, n: int) -> pa.Array:
-    """The same text on every row, built from buffers (a Python list of n strings is slow)."""
-    raw = value.encode()
-    offsets = np.arange(n + 1, dtype=np.int64) * len(raw)
-    return pa.Array.from_buffers(pa.large_string(), n, [None, pa.py_buffer(offsets), pa.py_buffer(raw * n)]) \
-        .cast(pa.string())
 
 
 def _canonical(path: Path, raw: pa.Table, legacy: bool, warnings: list[str]) -> pa.Table:
@@ -240,7 +217,7 @@ def _canonical(path: Path, raw: pa.Table, legacy: bool, warnings: list[str]) -> 
     refund_id = pc.coalesce(_null_if(text(MCH_REFUND_NO), NO_ID), _null_if(text(WX_REFUND_NO), NO_ID))
     table = pa.table(
         {
-            "provider": _constant(PROVIDER, n),
+            "provider": constant_text(PROVIDER, n),
             "provider_txn_id": _null_if(text(TXN_ID)),
             "refund_id": pc.if_else(is_refund, refund_id, pa.scalar(None, pa.string())),
             "order_id": _null_if(text(ORDER_ID)),
