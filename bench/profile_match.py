@@ -37,9 +37,12 @@ def compare(wh: Warehouse, reference: Path, run_date: date) -> bool:
     wh.con.execute(f"attach '{reference}' as ref (read_only)")
     ok = True
     for table in RESULT_TABLES:
-        cols = [c for (c,) in wh.con.execute(
-            "select column_name from duckdb_columns() where database_name = 'ref' and table_name = ? "
-            "order by column_index", [table]).fetchall()]
+        def columns(database: str) -> list[str]:
+            return [c for (c,) in wh.con.execute(
+                "select column_name from duckdb_columns() where database_name = ? and table_name = ? "
+                "and schema_name = 'main' order by column_index", [database, table]).fetchall()]
+        mine_cols = set(columns(wh.path.stem))
+        cols = [c for c in columns("ref") if c in mine_cols]  # a column either version lacks is not compared
         sel = ", ".join(cols)
         mine = f"select {sel} from \"{wh.path.stem}\".main.{table} where business_date = $d"
         theirs = f"select {sel} from ref.main.{table} where business_date = $d"

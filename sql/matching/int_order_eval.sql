@@ -3,7 +3,10 @@
 -- Scope: the orders of the day, and every earlier order that a row landing today names (a
 -- late credit, refund, reversal).
 -- Payments and credits are aggregated per order first (hash aggregates), then joined to the
--- orders once: no 10M-row join happens before an aggregate.
+-- orders once: no 10M-row join happens before an aggregate. The aggregates hold numbers only:
+-- the ids a break row shows (first payment, first credit, phone) are looked up in
+-- order_breaks for the few orders that raise one (carrying VARCHARs through 10M-group
+-- aggregates cost more than all the arithmetic).
 with earlier_named as (
     select distinct t.order_id
     from (
@@ -41,8 +44,6 @@ payments as (
         sum(amount) as paid_total,
         min(event_at) filter (where net_amount > 0) as first_unrefunded_at,
         min(event_at) as first_paid_at,
-        arg_min(provider, event_at) as provider,
-        arg_min(provider_txn_id, event_at) as provider_txn_id,
         -- unrefunded payments: Σ net, and the range of nets (is any one off the pay amount?)
         sum(net_amount) filter (where net_amount > 0) as unrefunded_net,
         min(net_amount) filter (where net_amount > 0) as min_net,
@@ -64,7 +65,6 @@ credits as (
         count(*) as n_credits,
         sum(amount) as credited_total,
         min(credited_at) as first_credited_at,
-        arg_min(credit_id, credited_at) as credit_id,
         min(amount) as min_credit,
         max(amount) as max_credit
     from stg_credits
@@ -80,8 +80,6 @@ joined as (
         case when p.order_id is not null then r.refunded_total end as refunded,
         p.first_unrefunded_at,
         p.first_paid_at as first_any_paid_at,
-        p.provider,
-        p.provider_txn_id,
         p.unrefunded_net,
         p.unrefunded_nets,
         -- an unrefunded payment's net differs from pay_amount by more than the tolerance
@@ -89,7 +87,6 @@ joined as (
         c.n_credits,
         c.credited_total,
         c.first_credited_at,
-        c.credit_id,
         c.min_credit <> o.face_value or c.max_credit <> o.face_value as any_credit_mismatch
     from scope as o
     left join payments as p using (order_id)
@@ -98,7 +95,7 @@ joined as (
 ),
 facts as (
     select
-        j.order_id, j.order_date, j.created_at, j.msisdn, j.province, j.channel, j.product_type,
+        j.order_id, j.order_date, j.created_at, j.province, j.channel, j.product_type,
         j.product_code, j.face_value, j.pay_amount, j.pay_method, j.status, j.updated_at,
         coalesce(j.n_payments, 0) as n_payments,
         coalesce(j.n_unrefunded, 0) as n_unrefunded,
@@ -116,12 +113,9 @@ facts as (
                      lambda x: x - j.pay_amount)) end
         end as paid_mismatch,
         coalesce(j.first_unrefunded_at, j.first_any_paid_at) as first_paid_at,
-        j.provider,
-        j.provider_txn_id,
         coalesce(j.n_credits, 0) as n_credits,
         coalesce(j.credited_total, 0) as credited_total,
         j.first_credited_at,
-        j.credit_id,
         -- Σ (face_value − credit) over the mismatched standing credits (equal ones add 0)
         case when j.any_credit_mismatch then j.n_credits * j.face_value - j.credited_total end as credit_mismatch,
         coalesce(s.sla_minutes, dflt.sla_minutes) as sla_minutes

@@ -1,7 +1,18 @@
 -- order_breaks: one row per break an order in scope raises today, with its amounts.
-with breaks as (
+-- The ids a break row shows (the order's first payment, its first standing credit, the phone)
+-- are looked up here, for the breaking orders only (a few per cent), not carried through the
+-- evaluation of every order.
+with breaking as (
+    -- most orders raise nothing: skip them before the per-rule expansion
+    select *
+    from int_order_eval
+    where is_credit_without_payment or is_refunded_but_credited or is_missing_credit
+       or is_duplicate_payment or is_duplicate_credit or is_amount_mismatch
+       or is_late_credit or is_status_mismatch
+),
+breaks as (
     select e.*, b.break_type, b.difference
-    from int_order_eval as e
+    from breaking as e
     cross join lateral (
         select * from (values
             ('CREDIT_WITHOUT_PAYMENT', e.is_credit_without_payment, -e.credited_total),
@@ -16,19 +27,42 @@ with breaks as (
         ) as v(break_type, raised, difference)
         where v.raised
     ) as b
-    -- most orders raise nothing: skip them before the per-rule expansion
-    where e.is_credit_without_payment or e.is_refunded_but_credited or e.is_missing_credit
-       or e.is_duplicate_payment or e.is_duplicate_credit or e.is_amount_mismatch
-       or e.is_late_credit or e.is_status_mismatch
+),
+-- The lookups read the raw tables, not the stg_ views: a view's order_id is computed (a
+-- refund or reversal may take it from elsewhere), which keeps the join from filtering the
+-- scan; the rows looked up here (payments, standing credits) carry their own order_id.
+-- the order's first successful payment (refunded or not): the payments int_order_eval counts
+first_payment as (
+    select p.order_id, p.provider, p.provider_txn_id
+    from raw_payments as p
+    semi join breaking as b using (order_id)
+    anti join stg_payment_copies as k on k.row_id = p.rowid
+    where p.landing_date <= $run_date and p.kind = 'payment' and p.status = 'success'
+    qualify row_number() over (partition by p.order_id order by p.event_at, p.provider, p.provider_txn_id) = 1
+),
+-- its first standing credit (successful, not a copy, not reversed: stg_credits.is_standing)
+first_credit as (
+    select c.order_id, c.credit_id
+    from raw_billing as c
+    semi join breaking as b using (order_id)
+    anti join stg_credit_copies as k on k.row_id = c.rowid
+    anti join (select credit_id from stg_credit_reversals where is_reversed) as r using (credit_id)
+    where c.landing_date <= $run_date and c.result = 'success' and c.amount > 0
+    qualify row_number() over (partition by c.order_id order by c.credited_at, c.credit_id) = 1
+),
+phones as (
+    select o.order_id, o.msisdn
+    from stg_orders as o
+    semi join breaking as b using (order_id)
 )
 select
     break_type || '|' || order_id as break_key,
     break_type,
     order_id,
-    provider,
-    provider_txn_id,
-    credit_id,
-    msisdn,
+    fp.provider,
+    fp.provider_txn_id,
+    fc.credit_id,
+    ph.msisdn,
     pay_amount as order_amount,
     net_paid as paid_amount,
     credited_total as credited_amount,
@@ -37,3 +71,6 @@ select
     first_credited_at as credited_at,
     delay_minutes
 from breaks
+left join first_payment as fp using (order_id)
+left join first_credit as fc using (order_id)
+left join phones as ph using (order_id)

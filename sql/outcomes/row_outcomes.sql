@@ -9,12 +9,12 @@ with order_rows as (
     from raw_orders
     where landing_date = $run_date and order_id is not null
 ),
--- an order belongs to the first file it came in: a later row of it is a copy (rare: only
--- the ids delivered twice today are ranked)
+-- an order belongs to the first file it came in: a later row of it is a copy (rare: an id
+-- delivered twice today is one of stg_orders_repeated's, and only those ids are ranked)
 order_copies as (
     select r.row_id
     from order_rows as r
-    semi join (select order_id from order_rows group by order_id having count(*) > 1) as d using (order_id)
+    semi join stg_orders_repeated as d using (order_id)
     qualify row_number() over (partition by r.order_id order by r.source_file, r.source_line) > 1
 ),
 today as (

@@ -70,20 +70,19 @@ create table if not exists resolutions (
 -- Each run's evaluation of the orders it judged or re-checked.
 create table if not exists order_eval (
     business_date date not null, order_id varchar not null, order_date date not null,
-    outcome varchar not null, msisdn varchar, province varchar, channel varchar, product_type varchar,
+    outcome varchar not null, province varchar, channel varchar, product_type varchar,
     product_code varchar, pay_method varchar, status varchar, created_at timestamp,
-    face_value decimal(18,2), pay_amount decimal(18,2), provider varchar, provider_txn_id varchar,
+    face_value decimal(18,2), pay_amount decimal(18,2),
     n_payments integer, n_unrefunded integer, paid_total decimal(18,2), refunded_total decimal(18,2),
     net_paid decimal(18,2), n_credits integer, credited_total decimal(18,2),
     first_paid_at timestamp, first_credited_at timestamp, delay_minutes decimal(18,2), sla_minutes integer,
-    credit_id varchar, paid_mismatch decimal(18,2), credit_mismatch decimal(18,2),
+    paid_mismatch decimal(18,2), credit_mismatch decimal(18,2),
     -- one flag per break rule (docs/MATCHING.md): the breaks of the day are read from these
     is_credit_without_payment boolean, is_refunded_but_credited boolean, is_missing_credit boolean,
     is_duplicate_payment boolean, is_duplicate_credit boolean, is_amount_mismatch boolean,
     is_late_credit boolean, is_status_mismatch boolean
 );
 -- warehouses made before the flags were kept
-alter table order_eval add column if not exists credit_id varchar;
 alter table order_eval add column if not exists paid_mismatch decimal(18,2);
 alter table order_eval add column if not exists credit_mismatch decimal(18,2);
 alter table order_eval add column if not exists is_credit_without_payment boolean;
@@ -94,6 +93,12 @@ alter table order_eval add column if not exists is_duplicate_credit boolean;
 alter table order_eval add column if not exists is_amount_mismatch boolean;
 alter table order_eval add column if not exists is_late_credit boolean;
 alter table order_eval add column if not exists is_status_mismatch boolean;
+-- warehouses made when every order kept its ids and phone (order_breaks now looks them up for
+-- the orders that raise a break)
+alter table order_eval drop column if exists msisdn;
+alter table order_eval drop column if exists provider;
+alter table order_eval drop column if exists provider_txn_id;
+alter table order_eval drop column if exists credit_id;
 
 -- The open-items store: for each business date, every break open as of that date and every
 -- break resolved on it (what breaks.csv shows), plus silently closed ones (exported = false).
