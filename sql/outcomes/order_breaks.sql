@@ -28,26 +28,35 @@ breaks as (
         where v.raised
     ) as b
 ),
--- The lookups read the raw tables, not the stg_ views: a view's order_id is computed (a
--- refund or reversal may take it from elsewhere), which keeps the join from filtering the
--- scan; the rows looked up here (payments, standing credits) carry their own order_id.
+-- The lookups read the raw tables, not the stg_ views, and filter by the breaking orders
+-- first (materialized, so no other join is planned below it): a view's order_id is computed
+-- (a refund or reversal may take it from elsewhere), which keeps the join from filtering the
+-- 10M-row scan. The rows looked up here (payments, standing credits) carry their own order_id.
+payment_rows as materialized (
+    select rowid as row_id, order_id, provider, provider_txn_id, event_at
+    from raw_payments
+    semi join breaking using (order_id)
+    where landing_date <= $run_date and kind = 'payment' and status = 'success'
+),
 -- the order's first successful payment (refunded or not): the payments int_order_eval counts
 first_payment as (
     select p.order_id, p.provider, p.provider_txn_id
-    from raw_payments as p
-    semi join breaking as b using (order_id)
-    anti join stg_payment_copies as k on k.row_id = p.rowid
-    where p.landing_date <= $run_date and p.kind = 'payment' and p.status = 'success'
+    from payment_rows as p
+    anti join stg_payment_copies as k using (row_id)
     qualify row_number() over (partition by p.order_id order by p.event_at, p.provider, p.provider_txn_id) = 1
+),
+credit_rows as materialized (
+    select rowid as row_id, order_id, credit_id, credited_at
+    from raw_billing
+    semi join breaking using (order_id)
+    where landing_date <= $run_date and result = 'success' and amount > 0
 ),
 -- its first standing credit (successful, not a copy, not reversed: stg_credits.is_standing)
 first_credit as (
     select c.order_id, c.credit_id
-    from raw_billing as c
-    semi join breaking as b using (order_id)
-    anti join stg_credit_copies as k on k.row_id = c.rowid
+    from credit_rows as c
+    anti join stg_credit_copies as k using (row_id)
     anti join (select credit_id from stg_credit_reversals where is_reversed) as r using (credit_id)
-    where c.landing_date <= $run_date and c.result = 'success' and c.amount > 0
     qualify row_number() over (partition by c.order_id order by c.credited_at, c.credit_id) = 1
 ),
 phones as (

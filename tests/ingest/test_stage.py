@@ -79,3 +79,19 @@ def test_parts_left_by_a_killed_run_are_removed_when_the_source_is_staged_again(
     manifest = stage_source(settings, DAY, "orders")
     assert pq.read_table(manifest.parquet).num_rows == sum(f.rows for f in manifest.files) > 0
     assert hidden_files(tmp_path) == [".billing.parquet.4242.0.part"]
+
+
+def test_the_load_leaves_its_rows_in_the_database_file_not_in_the_log(small_landing, tmp_path):
+    """The load ends with a checkpoint: the match's commit no longer pays for writing the
+    day's raw rows, and a crash after the load has no log to replay."""
+    from etl.load import load_date
+    from etl.warehouse import Warehouse
+
+    shutil.copytree(small_landing, tmp_path / "landing")
+    settings = load_settings(paths_env(tmp_path))
+    manifests = [stage_source(settings, DAY, s) for s in ("orders", "alipay", "billing")]
+    wal = settings.paths.warehouse.with_name(settings.paths.warehouse.name + ".wal")
+    with Warehouse(settings) as wh:
+        load_date(wh, settings, DAY, manifests)
+        assert not wal.exists() or wal.stat().st_size == 0
+        assert wh.scalar("select count(*) from raw_orders") == 600

@@ -194,3 +194,37 @@ class TestSeveralProblems:
         ledger.payment("T1", txn="second", at="2026-11-24 10:00:30").credit("T1", at="2026-11-24 11:00:00")
         assert ledger.breaks() == {("DUPLICATE_PAYMENT", "T1"), ("LATE_CREDIT", "T1")}
         assert ledger.outcome("T1") == "DUPLICATE_PAYMENT"
+
+
+class TestBreakRowIds:
+    """A break row names the order's first payment, its first standing credit and its phone:
+    looked up for the breaking orders only, after the evaluation (which holds numbers only)."""
+
+    def test_duplicate_payment_names_the_earliest_payment_not_the_first_loaded(self, ledger):
+        ledger.order("T1", msisdn="13900001111")
+        ledger.payment("T1", txn="later", provider="alipay", at="2026-11-24 10:00:09")
+        ledger.payment("T1", txn="earlier", provider="wechatpay", at="2026-11-24 10:00:05")
+        ledger.credit("T1", credit_id="C-only", at="2026-11-24 10:03:00")
+        row = ledger.row("DUPLICATE_PAYMENT")
+        assert (row["provider"], row["provider_txn_id"]) == ("wechatpay", "earlier")
+        assert row["credit_id"] == "C-only"
+        assert row["msisdn"] == "13900001111"
+
+    def test_duplicate_credit_skips_a_reversed_first_credit(self, ledger):
+        ledger.order("T1").payment("T1", txn="pay-1")
+        ledger.credit("T1", credit_id="C-a", at="2026-11-24 10:02:00")
+        ledger.reversal("C-a", "T1", at="2026-11-24 10:10:00")
+        ledger.credit("T1", credit_id="C-c", at="2026-11-24 10:04:00")
+        ledger.credit("T1", credit_id="C-b", at="2026-11-24 10:03:00")
+        row = ledger.row("DUPLICATE_CREDIT")
+        assert row["credit_id"] == "C-b"  # the first credit that stands
+        assert row["provider_txn_id"] == "pay-1"
+
+    def test_a_re_delivered_payment_row_is_not_looked_up_twice(self, ledger):
+        # the same statement row in yesterday's and today's files is one payment: no duplicate
+        ledger.order("T1", at="2026-11-24 23:59:00", status="paid")
+        ledger.payment("T1", txn="p", at="2026-11-24 23:59:30")
+        ledger.payment("T1", txn="p", at="2026-11-24 23:59:30", landing="2026-11-25")
+        assert ledger.breaks(on="2026-11-25") == {("MISSING_CREDIT", "T1")}
+        row = ledger.row("MISSING_CREDIT", on="2026-11-25")
+        assert (row["provider_txn_id"], row["credit_id"], row["paid_amount"]) == ("p", None, Decimal("49.80"))
