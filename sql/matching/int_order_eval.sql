@@ -47,11 +47,18 @@ payments as (
         -- unrefunded payments: Σ net, and the range of nets (is any one off the pay amount?)
         sum(net_amount) filter (where net_amount > 0) as unrefunded_net,
         min(net_amount) filter (where net_amount > 0) as min_net,
-        max(net_amount) filter (where net_amount > 0) as max_net,
-        -- the nets themselves, kept only when a tolerance is set (see paid_mismatch below)
-        list(net_amount) filter (where net_amount > 0 and $tolerance > 0) as unrefunded_nets
+        max(net_amount) filter (where net_amount > 0) as max_net
     from payment_net
     group by order_id
+),
+-- the nets of an order's unrefunded payments, needed only when a tolerance is set and the order
+-- has several (see paid_mismatch below); with no tolerance the planner drops this part
+tolerant_nets as (
+    select order_id, list(net_amount) as unrefunded_nets
+    from payment_net
+    where net_amount > 0 and $tolerance > 0
+    group by order_id
+    having count(*) > 1
 ),
 refunds as (
     select order_id, sum(amount) as refunded_total
@@ -81,7 +88,7 @@ joined as (
         p.first_unrefunded_at,
         p.first_paid_at as first_any_paid_at,
         p.unrefunded_net,
-        p.unrefunded_nets,
+        n.unrefunded_nets,
         -- an unrefunded payment's net differs from pay_amount by more than the tolerance
         p.min_net < o.pay_amount - $tolerance or p.max_net > o.pay_amount + $tolerance as any_paid_mismatch,
         c.n_credits,
@@ -90,6 +97,7 @@ joined as (
         c.min_credit <> o.face_value or c.max_credit <> o.face_value as any_credit_mismatch
     from scope as o
     left join payments as p using (order_id)
+    left join tolerant_nets as n using (order_id)
     left join refunds as r using (order_id)
     left join credits as c using (order_id)
 ),

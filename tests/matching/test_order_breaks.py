@@ -173,6 +173,33 @@ class TestAmountMismatch:
         assert ledger.row("AMOUNT_MISMATCH")["paid_amount"] == Decimal("29.80")
 
 
+class TestAmountTolerance:
+    """With matching.amount_tolerance set, a payment within it of the pay amount is no mismatch;
+    with several payments, only those outside it add to the difference."""
+
+    @pytest.fixture
+    def tolerant(self, tmp_path):
+        from etl.config import load_settings
+        from etl.warehouse import Warehouse
+        from tests.matching.conftest import Ledger
+
+        settings = load_settings({"RECON_WAREHOUSE": str(tmp_path / "wh.duckdb"),
+                                  "RECON_MATCHING__AMOUNT_TOLERANCE": "0.05"})
+        with Warehouse(settings) as wh:
+            yield Ledger(wh)
+
+    def test_one_payment_within_the_tolerance_is_matched(self, tolerant):
+        tolerant.order("T1", pay="49.80").payment("T1", amount="49.84").credit("T1")
+        assert tolerant.breaks() == set()
+        assert tolerant.outcome("T1") == "MATCHED"
+
+    def test_two_payments_only_the_one_outside_counts(self, tolerant):
+        tolerant.order("T1", pay="49.80").payment("T1", amount="49.83", txn="a")
+        tolerant.payment("T1", amount="49.70", txn="b", at="2026-11-24 10:00:09").credit("T1")
+        assert tolerant.breaks() == {("AMOUNT_MISMATCH", "T1"), ("DUPLICATE_PAYMENT", "T1")}
+        assert tolerant.row("AMOUNT_MISMATCH")["difference"] == Decimal("-0.10")
+
+
 class TestStatusMismatch:
     """The order ledger's own status contradicts the statements and billing."""
 
