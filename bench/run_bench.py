@@ -26,6 +26,18 @@ import psutil
 ROOT = Path(__file__).resolve().parents[1]
 
 
+
+def cpu_model() -> str:
+    """The CPU's model name: machines of one size differ in speed (two 2-core machines here ran
+    the same code 1.4x apart), so results name the CPU they came from."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
 def generate(work: Path, orders: int, day: date, seed: int) -> float:
     landing = work / "landing"
     if (landing / day.isoformat()).exists():
@@ -96,7 +108,7 @@ def main() -> None:
     result = {
         "orders_per_day": args.orders,
         "machine": {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-                    "platform": platform.platform(), "python": platform.python_version()},
+                    "cpu": cpu_model(), "platform": platform.platform(), "python": platform.python_version()},
         "memory_limit": args.memory_limit or "configured default",
         "threads": args.threads,
         "generate_s": round(gen_s, 1),
