@@ -50,6 +50,13 @@ credit_rows as materialized (
     from raw_billing
     semi join breaking using (order_id)
     where landing_date <= $run_date and result = 'success' and amount > 0
+    union all
+    -- a credit without an order id that names a cancelled credit takes its order (as in stg_credits)
+    select b.rowid, r.order_id, b.credit_id, b.credited_at
+    from raw_billing as b
+    join stg_credit_reversals as r on r.credit_id = b.reverses_credit_id
+    semi join breaking as k on k.order_id = r.order_id
+    where b.landing_date <= $run_date and b.order_id is null and b.result = 'success' and b.amount > 0
 ),
 -- its first standing credit (successful, not a copy, not reversed: stg_credits.is_standing)
 first_credit as (

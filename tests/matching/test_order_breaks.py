@@ -247,6 +247,16 @@ class TestBreakRowIds:
         assert row["credit_id"] == "C-b"  # the first credit that stands
         assert row["provider_txn_id"] == "pay-1"
 
+    def test_a_credit_without_order_id_takes_the_order_of_the_credit_it_names(self, ledger):
+        # C1 is reversed by a reversal without an order id; C2, also without one, names C1:
+        # both take C1's order (stg_credits), and C2 is that order's one standing credit
+        ledger.order("T2", status="credited").payment("T2", txn="p2")
+        ledger.credit("T2", credit_id="C1", at="2026-11-24 10:03:00")
+        ledger.reversal("C1", None, at="2026-11-24 10:30:00")
+        ledger.credit(None, amount="50.00", credit_id="C2", reverses="C1", at="2026-11-24 11:05:00")
+        row = ledger.row("LATE_CREDIT")
+        assert (row["order_id"], row["credit_id"], row["credited_amount"]) == ("T2", "C2", Decimal("50.00"))
+
     def test_a_re_delivered_payment_row_is_not_looked_up_twice(self, ledger):
         # the same statement row in yesterday's and today's files is one payment: no duplicate
         ledger.order("T1", at="2026-11-24 23:59:00", status="paid")
