@@ -4,17 +4,26 @@
 -- control totals then refuse to balance.
 -- Every known order that a row landing today names is in scope, so it has an evaluation:
 -- a single join with int_order_eval gives both the order's outcome and whether it is known.
-with order_rows as (
-    select rowid as row_id, order_id, face_value, source_file, source_line
-    from raw_orders
-    where landing_date = $run_date and order_id is not null
+-- An order delivered once (nearly all) is its own evaluation's one row: those are counted from
+-- int_order_eval directly, and only the rows of orders delivered more than once
+-- (stg_orders_repeated) go through the join.
+with single_orders as (
+    select 'orders' as source, e.outcome, count(*) as rows, sum(e.face_value) as amount
+    from int_order_eval as e
+    anti join stg_orders_repeated as r using (order_id)
+    where e.order_date = $run_date
+    group by e.outcome
 ),
--- an order belongs to the first file it came in: a later row of it is a copy (rare: an id
--- delivered twice today is one of stg_orders_repeated's, and only those ids are ranked)
+order_rows as (
+    select o.rowid as row_id, o.order_id, o.face_value, o.source_file, o.source_line
+    from raw_orders as o
+    semi join stg_orders_repeated as r using (order_id)
+    where o.landing_date = $run_date
+),
+-- an order belongs to the first file it came in: a later row of it is a copy
 order_copies as (
     select r.row_id
     from order_rows as r
-    semi join stg_orders_repeated as d using (order_id)
     qualify row_number() over (partition by r.order_id order by r.source_file, r.source_line) > 1
 ),
 today as (
@@ -84,8 +93,12 @@ feedback as (
     select 'complaints', 'LOADED', count(*), 0::decimal(38, 2)
     from raw_complaints where landing_date = $run_date
 )
-select source, outcome, count(*) as rows, sum(amount) as amount
-from classified
+select source, outcome, sum(rows)::bigint as rows, sum(amount) as amount
+from (
+    select source, outcome, count(*) as rows, sum(amount) as amount from classified group by source, outcome
+    union all
+    select source, outcome, rows, amount from single_orders
+)
 group by source, outcome
 union all
 select source, outcome, rows, amount from feedback where rows > 0
