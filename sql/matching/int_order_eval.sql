@@ -104,11 +104,10 @@ joined as (
 facts as (
     select
         j.order_id, j.order_date, j.created_at, j.province, j.channel, j.product_type,
-        j.product_code, j.face_value, j.pay_amount, j.pay_method, j.status, j.updated_at,
+        j.face_value, j.pay_amount, j.pay_method,
+        j.status,  -- judged below (STATUS_MISMATCH), not kept
         coalesce(j.n_payments, 0) as n_payments,
-        coalesce(j.n_unrefunded, 0) as n_unrefunded,
-        coalesce(j.paid_total, 0) as paid_total,
-        coalesce(j.refunded, 0) as refunded_total,
+        coalesce(j.n_unrefunded, 0) as n_unrefunded,  -- judged below (DUPLICATE_PAYMENT), not kept
         coalesce(j.paid_total, 0) - coalesce(j.refunded, 0) as net_paid,
         -- Σ (net − pay_amount) over the mismatched payments: with no tolerance (a payment equal
         -- to pay_amount adds 0) or one unrefunded payment, Σ net − n × pay_amount; otherwise
