@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from datetime import date, datetime, time as dtime, timedelta
@@ -47,6 +48,10 @@ VIEWS = frozenset({"staging/stg_orders", "staging/stg_payments", "staging/stg_cr
 # Later models read today's rows back through a temp view of the same name as the model.
 DIRECT = {"matching/int_order_eval": "order_eval"}
 
+# Models whose joins are written with the build side (today's rows, never the history) on the
+# right: the planner must not flip them (Warehouse.joins_as_written).
+JOINS_AS_WRITTEN = frozenset({"matching/int_order_eval"})
+
 # The other per-date results kept in the warehouse, and the temp table each is filled from.
 RESULTS = {
     "break_log": "breaks_snapshot",
@@ -72,8 +77,15 @@ class MatchResult:
 
 def _parameters(wh: Warehouse, run_date: date) -> dict:
     day_start = datetime.combine(run_date, dtime())
+    # Whether any row landed before the run date: on a first day the models' history branches
+    # fold away at planning (a constant false), instead of building hash tables nothing probes.
+    has_earlier = wh.scalar(
+        "select exists (select 1 from raw_orders where landing_date < $d) "
+        "or exists (select 1 from raw_payments where landing_date < $d) "
+        "or exists (select 1 from raw_billing where landing_date < $d)", {"d": run_date})
     return {
         "run_date": run_date,
+        "has_earlier": bool(has_earlier),
         "day_start": day_start,
         "day_end": day_start + timedelta(days=1),
         "tolerance": wh.settings.matching.amount_tolerance,
@@ -134,7 +146,8 @@ def _replace_date(wh: Warehouse, database: str, table: str, select_sql: str, par
 def _write_direct(wh: Warehouse, database: str, name: str, params: dict) -> None:
     table, model = DIRECT[name], Path(name).name
     sql = read_sql(name)
-    _replace_date(wh, database, table, sql, {**bind(sql, params), "run_date": params["run_date"]})
+    with wh.joins_as_written() if name in JOINS_AS_WRITTEN else nullcontext():
+        _replace_date(wh, database, table, sql, {**bind(sql, params), "run_date": params["run_date"]})
     target = _persistent(database, table)
     wh.con.execute(f"create or replace temp view {model} as select * from {target} "
                    "where business_date = (select run_date from cfg_run)")

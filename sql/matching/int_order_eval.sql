@@ -7,20 +7,40 @@
 -- the ids a break row shows (first payment, first credit, phone) are looked up in
 -- order_breaks for the few orders that raise one (carrying VARCHARs through 10M-group
 -- aggregates cost more than all the arithmetic).
-with earlier_named as (
-    select distinct t.order_id
-    from (
-        select order_id from stg_payments where landing_date = $run_date
-        union all
-        select order_id from stg_credits where landing_date = $run_date
-    ) as t
-    semi join (select order_id from stg_orders where order_date < $run_date) as o using (order_id)
+-- History is read only where it can matter, so a night's cost and memory follow the day's
+-- volume, not the warehouse's: the aggregates take every row landing today, and of the rows
+-- landed before only those of orders in scope; earlier orders are probed by today's ids (the
+-- hash table holds today's ids, never every order ever loaded). Every join builds its hash table
+-- on the right-hand side as written (match.JOINS_AS_WRITTEN). On a first day ($has_earlier
+-- false) the planner drops the history branches.
+with named_today as (
+    select order_id from stg_payments where landing_date = $run_date
+    union all
+    select order_id from stg_credits where landing_date = $run_date
+),
+earlier_named as (
+    select o.order_id
+    from stg_orders as o
+    semi join named_today as t using (order_id)
+    where o.order_date < $run_date and $has_earlier
 ),
 scope as (
     select * from stg_orders where order_date = $run_date
     union all
     select o.* from stg_orders as o semi join earlier_named as n using (order_id)
-    where o.order_date < $run_date
+    where o.order_date < $run_date and $has_earlier
+),
+scope_ids as not materialized (
+    select order_id from stg_orders where order_date = $run_date
+    union all
+    select order_id from earlier_named
+),
+-- the statement rows the aggregates need: today's, and the earlier ones of orders in scope
+scope_payments as not materialized (
+    select * from stg_payments where landing_date = $run_date
+    union all
+    select p.* from stg_payments as p semi join scope_ids as s using (order_id)
+    where p.landing_date < $run_date and $has_earlier
 ),
 refunds_by_payment as (
     select provider, provider_txn_id, sum(amount) as refunded
@@ -32,7 +52,7 @@ refunds_by_payment as (
 payment_net as (
     select p.order_id, p.provider, p.provider_txn_id, p.amount, p.event_at,
            p.amount - coalesce(r.refunded, 0) as net_amount
-    from stg_payments as p
+    from scope_payments as p
     left join refunds_by_payment as r using (provider, provider_txn_id)
     where p.kind = 'payment' and p.is_success and p.order_id is not null
 ),
@@ -62,7 +82,7 @@ tolerant_nets as (
 ),
 refunds as (
     select order_id, sum(amount) as refunded_total
-    from stg_payments
+    from scope_payments
     where kind = 'refund' and is_success and order_id is not null
     group by order_id
 ),
@@ -74,7 +94,12 @@ credits as (
         min(credited_at) as first_credited_at,
         min(amount) as min_credit,
         max(amount) as max_credit
-    from stg_credits
+    from (
+        select * from stg_credits where landing_date = $run_date
+        union all
+        select c.* from stg_credits as c semi join scope_ids as s using (order_id)
+        where c.landing_date < $run_date and $has_earlier
+    )
     where is_standing and order_id is not null
     group by order_id
 ),

@@ -11,6 +11,17 @@ class TestOrphanPayment:
         assert ledger.breaks() == {("ORPHAN_PAYMENT", "wechatpay", "2026112422001")}
         assert ledger.row("ORPHAN_PAYMENT")["difference"] == Decimal("30.00")
 
+    def test_payment_landed_before_its_orders_file_counts_when_the_order_arrives(self, ledger):
+        # paid a second before midnight: the statement of the 24th has it, the orders file of
+        # the 25th has the order; the next night's match reads that earlier row back
+        ledger.order("T1", at="2026-11-24 23:59:58", landing="2026-11-25")
+        ledger.payment("T1", at="2026-11-24 23:59:59", txn="2026112423595901")
+        ledger.credit("T1", at="2026-11-25 00:01:00")  # billing of the 24th
+        assert ledger.breaks(on="2026-11-24") == {("ORPHAN_PAYMENT", "alipay", "2026112423595901")}
+        assert ledger.outcome("T1", on="2026-11-25") == "MATCHED"
+        # the order raises nothing (the orphan row stays open for ops, as every orphan does)
+        assert {b for b in ledger.breaks(on="2026-11-25") if b[1] == "T1"} == set()
+
     def test_late_refund_of_a_known_order_is_no_orphan(self, ledger):
         ledger.order("T1", status="paid").payment("T1").credit("T1", result="failed")
         ledger.refund("T1", at="2026-11-26 10:00:00")
@@ -37,6 +48,13 @@ class TestOrphanCredit:
         assert ledger.breaks(on="2026-11-24") == set()
         assert ledger.breaks(on="2026-11-25") == set()
         assert ledger.outcome("T1", on="2026-11-25") == "MATCHED"
+
+    def test_credit_after_midnight_for_an_earlier_order_is_no_orphan_the_next_night(self, ledger):
+        # credited after midnight, in billing of the 23rd: judged with its order on the 23rd;
+        # on the 24th nothing today names the order, and the credit must not turn orphan
+        ledger.paid_and_credited("T1", at="2026-11-23 23:58:00")
+        assert ledger.outcome("T1", on="2026-11-23") == "MATCHED"
+        assert ledger.breaks(on="2026-11-24") == set()
 
     def test_suggested_for_a_missing_credit_never_applied(self, ledger):
         ledger.order("T1", status="paid", msisdn="13912345678").payment("T1", at="2026-11-24 10:00:00")
