@@ -30,7 +30,7 @@ from etl.config import load_settings  # noqa: E402
 from etl.warehouse import Warehouse, bind, read_sql  # noqa: E402
 
 RESULT_TABLES = ("order_eval", "break_log", "control_totals", "outcome_totals", "settlement",
-                 "fallback_suggestions")
+                 "fallback_suggestions", "order_eval_moves")
 
 
 def compare(wh: Warehouse, reference: Path, run_date: date) -> bool:
@@ -43,6 +43,9 @@ def compare(wh: Warehouse, reference: Path, run_date: date) -> bool:
                 "and schema_name = 'main' order by column_index", [database, table]).fetchall()]
         mine_cols = set(columns(wh.path.stem))
         cols = [c for c in columns("ref") if c in mine_cols]  # a column either version lacks is not compared
+        if not cols:
+            print(f"compare {table:22s} not in the reference warehouse: skipped")
+            continue
         sel = ", ".join(cols)
         mine = f"select {sel} from \"{wh.path.stem}\".main.{table} where business_date = $d"
         theirs = f"select {sel} from ref.main.{table} where business_date = $d"
