@@ -13,6 +13,7 @@ from datetime import date
 from etl.config import Settings
 from etl.ingest.stage import SourceManifest
 from etl.quarantine import QuarantinedFile, quarantine
+from etl.redelivery import insert_flagged
 from etl.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -77,17 +78,12 @@ def load_date(wh: Warehouse, settings: Settings, landing_date: date, manifests: 
                 result.loaded.append((manifest.source, staged.source_file, staged.rows))
             if accepted:
                 table = RAW_TABLE[manifest.source]
-                if len(accepted) == len(manifest.files):
-                    # The staged Parquet holds exactly the manifest's files: nothing to filter out
-                    # (the usual case; a per-row list lookup over ~10M rows costs seconds).
-                    wh.execute(
-                        f"insert into {table} by name select *, $d::date as landing_date from read_parquet($p)",
-                        {"d": landing_date, "p": manifest.parquet})
-                else:
-                    wh.execute(
-                        f"insert into {table} by name select *, $d::date as landing_date from read_parquet($p) "
-                        "where source_file in (select unnest($files))",
-                        {"d": landing_date, "p": manifest.parquet, "files": accepted})
+                rows = "select *, $d::date as landing_date from read_parquet($p)"
+                if len(accepted) < len(manifest.files):
+                    # Otherwise the staged Parquet holds exactly the manifest's files: nothing to
+                    # filter out (the usual case; a per-row list lookup over ~10M rows costs seconds).
+                    rows += " where source_file in (select unnest($files))"
+                insert_flagged(wh, table, rows, {"d": landing_date, "p": manifest.parquet, "files": accepted})
         for q in result.duplicates:
             _log_quarantine(wh, q)
         for manifest in manifests:

@@ -10,6 +10,7 @@ from pathlib import Path
 from datetime import date, datetime, time as dtime, timedelta
 
 from etl.failpoints import failpoint
+from etl.redelivery import flag_unmarked
 from etl.warehouse import Warehouse, bind, read_sql
 
 log = logging.getLogger(__name__)
@@ -167,6 +168,7 @@ def match_date(wh: Warehouse, run_date: date) -> MatchResult:
     database = wh.scalar("select current_database()")
     steps: dict[str, float] = {}
     with wh.transaction():
+        flag_unmarked(wh)
         for name in MODELS:
             t0 = time.perf_counter()
             if name in DIRECT:

@@ -40,6 +40,13 @@ create table if not exists raw_billing (
     source_member varchar, source_line bigint, source_file varchar, file_hash varchar, landing_date date
 );
 
+-- repeats: the row's key is on another row too (etl.redelivery): set as rows are loaded, so the
+-- match ranks only these to find re-delivered rows. Warehouses made before it get it on their
+-- first match.
+alter table raw_orders add column if not exists repeats boolean;
+alter table raw_payments add column if not exists repeats boolean;
+alter table raw_billing add column if not exists repeats boolean;
+
 create table if not exists raw_surveys (
     response_id varchar, order_id varchar, submitted_at timestamp, csat tinyint, nps tinyint, comment varchar,
     source_member varchar, source_line bigint, source_file varchar, file_hash varchar, landing_date date

@@ -8,14 +8,19 @@ import csv
 import os
 import shutil
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from datetime import timedelta
 
 from etl.generate.formats import alipay as alipay_format
 from etl.ingest import alipay
 from etl.ingest.sources import PROVIDER_PARSERS
 from etl.ingest.stage import read_manifest, stage_source
+from etl.config import load_settings
+from etl.generate import generate_landing
+from etl.pipeline import run_dates
 from tests.hostile import corpus
 from tests.hostile.conftest import DAY, SOURCES, assert_nothing_lost, loaded_rows
 
@@ -176,6 +181,32 @@ class TestDuplicatedRowsInARun:
         assert "DUPLICATE_PAYMENT" not in {b for b, in day.warehouse(
             "select break_type from break_log where business_date = $d and provider_txn_id = $t",
             {"d": DAY, "t": rows["provider_txn_id"][index].as_py()})}
+
+    def test_statement_row_delivered_again_the_next_day(self, tmp_path):
+        # the next day's statement holds one of the first day's payments again: the load flags
+        # both rows (etl.redelivery), and the next night counts the copy once, as DUPLICATE_ROW
+        landing, nxt = tmp_path / "landing", DAY + timedelta(days=1)
+        generate_landing(landing, DAY, days=2, orders_per_day=300, seed=7)
+        settings = load_settings({
+            "RECON_LANDING": str(landing), "RECON_WAREHOUSE": str(tmp_path / "wh.duckdb"),
+            "RECON_OUTPUT": str(tmp_path / "out"), "RECON_QUARANTINE": str(tmp_path / "q"),
+            "RECON_STAGING": str(tmp_path / "staging"), "RECON_REPORTS__ENABLED": "false"})
+        [first] = [p for p in (landing / DAY.isoformat() / "alipay").iterdir() if not p.name.endswith(".sha1")]
+        [second] = [p for p in (landing / nxt.isoformat() / "alipay").iterdir() if not p.name.endswith(".sha1")]
+        copied = alipay.parse(first).rows
+        index = pc.index(copied["kind"], "payment").as_py()
+        txn = copied["provider_txn_id"][index].as_py()
+        rows = pa.concat_tables([alipay.parse(second).rows, copied.slice(index, 1)])
+        second.unlink()
+        alipay_format.write(rows.select(copied.column_names), second.parent, nxt)
+        summaries = run_dates(settings, [DAY, nxt])
+        assert all(t["balanced"] for s in summaries for t in s.control_totals)
+        with duckdb.connect(str(tmp_path / "wh.duckdb"), read_only=True) as con:
+            assert con.execute("select landing_date, repeats from raw_payments where provider_txn_id = $t "
+                               "order by landing_date", {"t": txn}).fetchall() == [(DAY, True), (nxt, True)]
+            outcomes = dict(con.execute("select outcome, rows from outcome_totals where business_date = $d "
+                                        "and source = 'alipay'", {"d": nxt}).fetchall())
+        assert outcomes["DUPLICATE_ROW"] == 1
 
     def test_ledger_row_repeated_exactly(self, day):
         path = day.file("orders")

@@ -1,0 +1,65 @@
+"""Re-delivered rows, flagged as they are loaded.
+
+A row whose key (an order id, a statement row's provider/kind/transaction/refund id, a credit
+id) is on more than one raw row is flagged ``repeats``. The match ranks only flagged rows to
+decide which delivery counts (stg_orders_repeated, stg_payment_copies, stg_credit_copies); it
+used to find them by grouping every row ever loaded, which grew with each night of history.
+
+The flag may say "repeats" of a row whose twin has since been deleted (a date loaded again):
+the match ranks it alone, and a row ranked first is no copy. It must never miss a repeat, so
+the key is compared by its 64-bit hash here (two keys sharing a hash are both flagged, and the
+match ranks by the exact key).
+"""
+from __future__ import annotations
+
+from etl.warehouse import Warehouse
+
+# The key of each raw table whose re-delivered rows the match ranks, as a hash expression.
+KEY_HASH = {
+    "raw_orders": "hash(order_id)",
+    "raw_payments": "hash(provider, kind, provider_txn_id, coalesce(refund_id, ''))",
+    "raw_billing": "hash(credit_id)",
+}
+
+
+def insert_flagged(wh: Warehouse, table: str, rows_sql: str, params: dict) -> None:
+    """Insert ``rows_sql`` (the rows of one staged source, without ``repeats``) into ``table``
+    with their flag, and flag the rows already loaded that share a key with them. Most of a
+    night's rows repeat nothing: the work is one hash aggregate over the new rows' keys and,
+    when the table holds earlier rows, one probe of those rows against the new keys."""
+    if table not in KEY_HASH:
+        wh.execute(f"insert into {table} by name {rows_sql}", params)
+        return
+    key = KEY_HASH[table]
+    wh.execute(f"create or replace temp table _new_keys as select {key} as h from ({rows_sql})", params)
+    wh.execute("create or replace temp table _repeated_keys as "
+               "select h from _new_keys group by h having count(*) > 1", {})
+    if wh.scalar(f"select exists (select 1 from {table})"):
+        # earlier rows sharing a key with the new ones (the hash table holds the new keys only)
+        wh.execute(f"create or replace temp table _twins as "
+                   f"select rowid as row_id, {key} as h from {table} semi join _new_keys as n on n.h = {key}", {})
+        wh.execute(f"update {table} set repeats = true where rowid in (select row_id from _twins) "
+                   "and repeats is distinct from true", {})
+        wh.execute("insert into _repeated_keys select distinct h from _twins", {})
+    wh.execute(f"insert into {table} by name select *, {key} in (select h from _repeated_keys) as repeats "
+               f"from ({rows_sql})", params)
+    for temp in ("_new_keys", "_repeated_keys", "_twins"):
+        wh.execute(f"drop table if exists temp.main.{temp}", {})
+
+
+def flag_unmarked(wh: Warehouse) -> None:
+    """Flag rows that came in without a flag: warehouses made before flags were kept (once),
+    and rows a test writes straight into the raw tables. Loaded rows always have one."""
+    for table, key in KEY_HASH.items():
+        if not wh.scalar(f"select exists (select 1 from {table} where repeats is null)"):
+            continue
+        wh.execute(f"""
+            create or replace temp table _repeated_keys as
+            select h from (select {key} as h from {table} where repeats is null) group by h having count(*) > 1
+            union
+            select distinct {key} from {table}
+            where repeats is not null and {key} in (select {key} from {table} where repeats is null)""", {})
+        wh.execute(f"update {table} set repeats = true "
+                   f"where repeats is distinct from true and {key} in (select h from _repeated_keys)", {})
+        wh.execute(f"update {table} set repeats = false where repeats is null", {})
+        wh.execute("drop table temp.main._repeated_keys", {})
