@@ -30,7 +30,7 @@ from etl.config import load_settings  # noqa: E402
 from etl.warehouse import Warehouse, bind, read_sql  # noqa: E402
 
 RESULT_TABLES = ("order_eval", "break_log", "control_totals", "outcome_totals", "settlement",
-                 "fallback_suggestions", "order_eval_moves")
+                 "fallback_suggestions")
 
 
 def compare(wh: Warehouse, reference: Path, run_date: date) -> bool:

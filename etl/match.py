@@ -26,7 +26,6 @@ MODELS = (
     "staging/stg_credit_reversals",
     "staging/stg_credits",
     "matching/int_order_eval",
-    "matching/order_moves",
     "outcomes/order_breaks",
     "outcomes/orphan_payments",
     "outcomes/orphan_credits",
@@ -61,7 +60,6 @@ RESULTS = {
     "control_totals": "control_totals",
     "outcome_totals": "outcome_totals",
     "settlement": "settlement",
-    "order_eval_moves": "order_moves",
 }
 
 
@@ -86,12 +84,9 @@ def _parameters(wh: Warehouse, run_date: date) -> dict:
         "select exists (select 1 from raw_orders where landing_date < $d) "
         "or exists (select 1 from raw_payments where landing_date < $d) "
         "or exists (select 1 from raw_billing where landing_date < $d)", {"d": run_date})
-    # Whether a later date was matched already (this run is a backfill): see order_moves.
-    has_later = wh.scalar("select exists (select 1 from order_eval where business_date > $d)", {"d": run_date})
     return {
         "run_date": run_date,
         "has_earlier": bool(has_earlier),
-        "has_later": bool(has_later),
         "day_start": day_start,
         "day_end": day_start + timedelta(days=1),
         "tolerance": wh.settings.matching.amount_tolerance,

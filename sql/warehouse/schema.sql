@@ -112,13 +112,6 @@ alter table order_eval drop column if exists n_unrefunded;
 alter table order_eval drop column if exists paid_total;
 alter table order_eval drop column if exists refunded_total;
 
--- Orders a run judged as its own that a run of a later date had judged as its own too: a
--- backfill loaded an earlier file holding them, which moved their order date. The later run's
--- evaluation stays until that date is run again; the reports count such an order once.
-create table if not exists order_eval_moves (
-    business_date date not null, order_id varchar not null, judged_on date not null
-);
-
 -- The open-items store: for each business date, every break open as of that date and every
 -- break resolved on it (what breaks.csv shows), plus silently closed ones (exported = false).
 -- resolution: null while open; 'auto' (a refund or credit settled it), 'credited' (a LATE_CREDIT,

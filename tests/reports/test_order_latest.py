@@ -48,26 +48,20 @@ def test_a_later_re_check_wins(wh):
 
 def test_an_order_judged_again_after_a_backfill_moved_its_date_is_counted_once(wh):
     # first seen in the 25th's file and run; then a late file of the 24th also held it, and the
-    # 24th was run again: each run judged it in its own order date, and the 24th's run recorded
-    # the move (test_a_backfill_records_the_move below runs the real match)
+    # 24th was run again: each run judged it in its own order date
     evaluate(wh, "A", "2026-11-25", "2026-11-25", 1)
     evaluate(wh, "A", "2026-11-24", "2026-11-24", 0)
-    wh.execute("insert into order_eval_moves values ('2026-11-24', 'A', '2026-11-25')")
     evaluate(wh, "B", "2026-11-26", "2026-11-26", 1)
     assert latest(wh) == {"A": (date(2026, 11, 25), 1), "B": (date(2026, 11, 26), 1)}
 
 
-def test_a_backfill_records_the_move_and_the_order_counts_once(wh):
+def test_an_order_moved_by_a_reload_that_was_not_matched_again_is_counted_once(wh):
+    # X was in the 24th's file and judged there; the 24th was then loaded again without it (its
+    # match not run again: `recon ingest`, or a match that failed), and the 25th's file holds X
     ledger = Ledger(wh)
-    ledger.order("A", at="2026-11-25 09:00:00").payment("A", at="2026-11-25 09:00:05")
-    ledger.credit("A", at="2026-11-25 09:03:00")
-    ledger.run(date(2026, 11, 25))
-    # a late orders file of the 24th holds A as well: the 24th is run (a backfill)
-    ledger.order("A", at="2026-11-24 23:59:00", landing="2026-11-24")
+    ledger.order("X", at="2026-11-24 10:00:00").payment("X", at="2026-11-24 10:00:05")
     ledger.run(date(2026, 11, 24))
-    assert wh.rows("select business_date, order_id, judged_on from order_eval_moves") == [
-        (date(2026, 11, 24), "A", date(2026, 11, 25))]
-    assert set(latest(wh)) == {"A"}
-    # a nightly run (no later date matched) records nothing
-    ledger.run(date(2026, 11, 26))
-    assert wh.scalar("select count(*) from order_eval_moves where business_date = '2026-11-26'") == 0
+    wh.execute("delete from raw_orders where order_id = 'X'")
+    ledger.order("X", at="2026-11-25 10:00:00").payment("X", at="2026-11-25 10:00:05")
+    ledger.run(date(2026, 11, 25))
+    assert set(latest(wh)) == {"X"}
