@@ -45,6 +45,7 @@ class Warehouse:
     def __init__(self, settings: Settings, path: Path | None = None, read_only: bool = False):
         self.settings = settings
         self.path = Path(path or settings.paths.warehouse)
+        self._reset_after_rollback = False
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
@@ -110,8 +111,15 @@ class Warehouse:
         self.con.execute("set disabled_optimizers = 'build_side_probe_side'")
         try:
             yield
-        finally:
-            self.con.execute("reset disabled_optimizers")
+        except BaseException:
+            try:
+                self.con.execute("reset disabled_optimizers")
+            except duckdb.Error:
+                # the failed statement aborted the transaction: nothing runs until the rollback,
+                # so transaction() resets the setting after it; the first error stays the cause
+                self._reset_after_rollback = True
+            raise
+        self.con.execute("reset disabled_optimizers")
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
@@ -120,6 +128,9 @@ class Warehouse:
             yield
         except BaseException:
             self.con.execute("rollback")
+            if self._reset_after_rollback:
+                self.con.execute("reset disabled_optimizers")
+                self._reset_after_rollback = False
             raise
         else:
             self.con.execute("commit")

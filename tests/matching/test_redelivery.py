@@ -50,3 +50,27 @@ def test_no_repeated_key_is_ever_missed(ledger):
     repeated = {c for (c,) in wh.rows("select credit_id from raw_billing group by 1 having count(*) > 1")}
     unflagged = {c for (c,) in wh.rows("select credit_id from raw_billing where not repeats")}
     assert repeated and not repeated & unflagged
+
+
+def test_a_statement_row_is_keyed_by_provider_kind_transaction_and_refund(ledger):
+    wh = ledger.wh
+
+    def rows(batch: list[tuple], day: str) -> str:
+        values = ", ".join(f"('{p}', '{k}', '{t}', {'null' if r is None else repr(r)}, {i}, '{day}'::date)"
+                           for i, (p, k, t, r) in enumerate(batch))
+        return ("select provider, kind, provider_txn_id, refund_id, 'f.csv' as source_file, "
+                f"line::bigint as source_line, landing_date from (values {values}) "
+                "as v(provider, kind, provider_txn_id, refund_id, line, landing_date)")
+
+    insert_flagged(wh, "raw_payments", rows([("alipay", "payment", "T1", None), ("alipay", "refund", "T1", "R1"),
+                                             ("wechatpay", "payment", "T2", None)], "2026-11-24"), {})
+    insert_flagged(wh, "raw_payments", rows([("alipay", "payment", "T1", None),     # delivered again
+                                             ("alipay", "refund", "T1", "R2"),      # another refund
+                                             ("alipay", "payment", "T2", None)], "2026-11-25"), {})  # other provider
+    flags = {(p, k, t, r, str(d)): f for p, k, t, r, d, f in wh.rows(
+        "select provider, kind, provider_txn_id, refund_id, landing_date, repeats from raw_payments")}
+    assert flags == {
+        ("alipay", "payment", "T1", None, "2026-11-24"): True, ("alipay", "payment", "T1", None, "2026-11-25"): True,
+        ("alipay", "refund", "T1", "R1", "2026-11-24"): False, ("alipay", "refund", "T1", "R2", "2026-11-25"): False,
+        ("wechatpay", "payment", "T2", None, "2026-11-24"): False, ("alipay", "payment", "T2", None, "2026-11-25"): False,
+    }
