@@ -22,8 +22,10 @@ import io
 import os
 import re
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import duckdb
 
@@ -179,8 +181,13 @@ def _kept(names: list[str], wanted: list[str]) -> str:
     return "".join(f'"{name}", ' for name in wanted if name in names)
 
 
-def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str], wanted: list[str]) -> None:
-    """Table ``raw``: the file's columns we read, as delivered, and each row's ``source_line``."""
+def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str],
+              wanted: list[str]) -> tuple[list[str] | None, Path | None]:
+    """``raw``: the file's columns we read, as delivered (text), and each row's ``source_line``.
+    A CSV's ``raw`` is a view over the file: the one pass that types and checks every row reads
+    it, and only an error message or a repeated key reads it again (materialising 10M rows of
+    text cost seconds). Returns a CSV's header, and the normalised copy of the file that
+    ``raw`` reads if one was made: the caller deletes it once ``raw`` is no longer read."""
     if path.suffix.lower() == ".parquet":
         try:
             names = [n for (n,) in con.execute("select name from parquet_schema($p)", {"p": str(path)}).fetchall()]
@@ -190,35 +197,48 @@ def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str], wan
             raise  # the machine's limit, not the file's fault: the run fails, the file stays
         except duckdb.Error as exc:
             raise ParseError(path, None, f"unreadable Parquet: {str(exc).splitlines()[0]}") from exc
-        return
+        return None, None
     shape, header = check_text_file(path, NOT_UTF8)  # in blocks: the file is never held in memory
     names = _header(path, header)
     _refuse_missing(path, needed, set(names))
     source, normalised = path, None
+    if shape.mixed_line_ends:
+        # Accepted: some exports append rows with another tool. Only the CR of CRLF goes, so
+        # every line keeps its number (a CR inside a quoted comment goes too: harmless).
+        fd, name = tempfile.mkstemp(prefix=".recon-lf-", suffix=".csv")
+        source = normalised = Path(name)
+        with os.fdopen(fd, "wb") as out, path.open("rb") as fh:
+            for block in line_blocks(fh):  # blocks end at a line break: no CRLF is split
+                out.write(block.replace(b"\r\n", b"\n"))
+    # A view takes no parameters: the path and the column list are written into it as literals
+    # (the path is ours, the names are the header's, quoted as DuckDB quotes them).
+    columns = "{" + ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names) + "}"
+    absent = "".join(f'null::varchar as "{n}", ' for n in wanted if n not in names)
+    con.execute(
+        f"create temp view raw as select {_kept(names, wanted)}{absent}row_number() over () + 1 as source_line "
+        f"from read_csv({_literal(str(source))}, header = true, auto_detect = false, columns = {columns}, "
+        "delim = ',', quote = '\"', escape = '\"', comment = '', strict_mode = true, null_padding = false, "
+        "encoding = 'utf-8')")
+    return names, normalised
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@contextmanager
+def _reading_csv(path: Path) -> Iterator[None]:
+    """A DuckDB error met while reading the file is the file's fault (ParseError, with its line),
+    unless it is the machine's (memory, disk): then the run fails and the file stays."""
     try:
-        if shape.mixed_line_ends:
-            # Accepted: some exports append rows with another tool. Only the CR of CRLF goes, so
-            # every line keeps its number (a CR inside a quoted comment goes too: harmless).
-            fd, name = tempfile.mkstemp(prefix=".recon-lf-", suffix=".csv")
-            source = normalised = Path(name)
-            with os.fdopen(fd, "wb") as out, path.open("rb") as fh:
-                for block in line_blocks(fh):  # blocks end at a line break: no CRLF is split
-                    out.write(block.replace(b"\r\n", b"\n"))
-        con.execute(
-            f"create temp table raw as select {_kept(names, wanted)}row_number() over () + 1 as source_line "
-            "from read_csv($p, header = true, auto_detect = false, columns = $columns, delim = ',', "
-            "quote = '\"', escape = '\"', comment = '', strict_mode = true, null_padding = false, "
-            "encoding = 'utf-8')",
-            {"p": str(source), "columns": {n: "VARCHAR" for n in names}},
-        )
+        yield
     except (duckdb.OutOfMemoryException, duckdb.IOException):
-        raise  # memory or disk (spill) trouble is the machine's, not the file's: the run fails
+        raise
     except duckdb.Error as exc:
+        if path.suffix.lower() == ".parquet":
+            raise
         line, cause = _csv_error(str(exc))
         raise ParseError(path, line, f"malformed CSV: {mask_text(cause)}") from exc
-    finally:
-        if normalised is not None:
-            normalised.unlink(missing_ok=True)
 
 
 def _refuse_missing(path: Path, needed: list[str], present: set[str]) -> None:
@@ -248,9 +268,12 @@ def _duplicates(con: duckdb.DuckDBPyConnection, path: Path, source: str, columns
     """Exact copies of a row load (orders and billing copies are DUPLICATE_ROW to the matcher,
     the reports count a survey or ticket once); one key with two different rows is refused."""
     key = columns[0].name
-    repeated = f'select "{key}" from raw group by "{key}" having count(*) > 1'
-    if not con.execute(f"select exists ({repeated})").fetchall()[0][0]:
+    # Rows with the same delivered key have the same trimmed one: most files have none, and
+    # the checked table answers without reading the file again.
+    if not con.execute(f"select exists (select {_typed_name(columns[0])} from checked group by 1 "
+                       "having count(*) > 1)").fetchall()[0][0]:
         return
+    repeated = f'select "{key}" from raw group by "{key}" having count(*) > 1'
     every = ", ".join(f'"{c.name}"' for c in columns)
     copies = con.execute(
         f'with versions as (select "{key}" as k, count(*) as n, list(source_line order by source_line) as seen '
@@ -274,17 +297,18 @@ def _vocabulary(con: duckdb.DuckDBPyConnection, path: Path, source: str, present
     for column, known in KNOWN.get(source, {}).items():
         if column not in present:
             continue
+        typed = f'"typed_{column}"'  # a text column's checked value: trimmed, null when empty
         found = con.execute(
-            f'select trim("{column}") as v, count(*), list(source_line order by source_line)[1:10] from raw '
-            f'where nullif(trim("{column}"), \'\') is not null and not list_contains($known, trim("{column}")) '
+            f"select {typed} as v, count(*), list(source_line order by source_line)[1:10] from checked "
+            f"where {typed} is not null and not list_contains($known, {typed}) "
             "group by v order by min(source_line) limit 20", {"known": list(known)}).fetchall()
         for value, count, at in found:
             warnings.append(f"{path.name}: unknown {column} {_shown(column, value)} on {count} row(s) "
                             f"(line {_lines(at)}): loaded as is")
     if "msisdn" in present:
         count, at = con.execute(
-            "select count(*), list(source_line order by source_line)[1:10] from raw "
-            "where nullif(trim(msisdn), '') is not null and not regexp_full_match(trim(msisdn), $pattern)",
+            "select count(*), list(source_line order by source_line)[1:10] from checked "
+            "where typed_msisdn is not null and not regexp_full_match(typed_msisdn, $pattern)",
             {"pattern": MSISDN_TEXT}).fetchall()[0]
         if count:
             warnings.append(f"{path.name}: msisdn is not 11 digits starting with 1 on {count} row(s) "
@@ -299,36 +323,47 @@ def _check(con: duckdb.DuckDBPyConnection, path: Path, source: str) -> tuple[str
     warnings: list[str] = []
     con.execute("set TimeZone = 'Asia/Shanghai'")
     needed = [c.name for c in columns if c.required or source in ("orders", "billing")]
-    _read_raw(con, path, needed, [c.name for c in columns])
-    present = dict(con.execute(
-        "select column_name, data_type from duckdb_columns() where table_name = 'raw'").fetchall())
-    _refuse_missing(path, needed, set(present))
-    for col in columns:
-        if col.name not in present:
-            con.execute(f'alter table raw add column "{col.name}" varchar')
-        elif present[col.name] != "VARCHAR":  # a CSV's columns are text already: rewriting them costs seconds
-            con.execute(f'alter table raw alter "{col.name}" type varchar')
-    # One pass types each value and names the first rule (if any) the row breaks; the raw
-    # text stays in `raw` for the error message only.
-    problems = [_problem(col) for col in columns]
-    params = {k: v for _, p in problems for k, v in p.items()}
-    if any(c.kind == "money" for c in columns):
-        params["money_text"] = MONEY_TEXT
-    which = " ".join(f"when {sql} then {i}" for i, (sql, _) in enumerate(problems))
-    con.execute("create temp table checked as select source_line, "
-                + ", ".join(f"{_typed(c)} as {_typed_name(c)}" for c in columns)
-                + f", case {which} end as broken_rule from raw", params)
-    first_bad = con.execute("select source_line, broken_rule from checked where broken_rule is not null "
-                            "order by source_line limit 1").fetchall()
-    if first_bad:
-        line, index = first_bad[0]
-        col = columns[index]
-        value = con.execute(f'select "{col.name}" from raw where source_line = $l', {"l": line}).fetchall()[0][0]
-        raise ParseError(path, int(line), f"column {col.name}: bad value {_shown(col.name, value)} ({col.kind}"
-                         + (", required" if col.required else "") + ")")
-    _duplicates(con, path, source, columns, warnings)
-    _vocabulary(con, path, source, set(present), warnings)
-    con.execute("drop table raw")  # only error messages and warnings read it: free its memory before the rows go out
+    header, normalised = _read_raw(con, path, needed, [c.name for c in columns])
+    try:
+        present = dict(con.execute(
+            "select column_name, data_type from duckdb_columns() where table_name = 'raw'").fetchall())
+        if header is None:  # Parquet: a table of the file's own columns and types
+            _refuse_missing(path, needed, set(present))
+            for col in columns:
+                if col.name not in present:
+                    con.execute(f'alter table raw add column "{col.name}" varchar')
+                elif present[col.name] != "VARCHAR":  # a CSV's columns are text already: rewriting them costs seconds
+                    con.execute(f'alter table raw alter "{col.name}" type varchar')
+        else:  # a CSV: its view names every column (null where the header has none)
+            present = {name: kind for name, kind in present.items() if name in header}
+        # One pass reads the file, types each value and names the first rule (if any) the row
+        # breaks; the delivered text stays readable through `raw` for error messages.
+        problems = [_problem(col) for col in columns]
+        params = {k: v for _, p in problems for k, v in p.items()}
+        if any(c.kind == "money" for c in columns):
+            params["money_text"] = MONEY_TEXT
+        which = " ".join(f"when {sql} then {i}" for i, (sql, _) in enumerate(problems))
+        with _reading_csv(path):
+            con.execute("create temp table checked as select source_line, "
+                        + ", ".join(f"{_typed(c)} as {_typed_name(c)}" for c in columns)
+                        + f", case {which} end as broken_rule from raw", params)
+        first_bad = con.execute("select source_line, broken_rule from checked where broken_rule is not null "
+                                "order by source_line limit 1").fetchall()
+        if first_bad:
+            line, index = first_bad[0]
+            col = columns[index]
+            value = con.execute(f'select "{col.name}" from raw where source_line = $l', {"l": line}).fetchall()[0][0]
+            raise ParseError(path, int(line), f"column {col.name}: bad value {_shown(col.name, value)} ({col.kind}"
+                             + (", required" if col.required else "") + ")")
+        _duplicates(con, path, source, columns, warnings)
+        _vocabulary(con, path, source, set(present), warnings)
+        if header is None:
+            con.execute("drop table raw")  # free the Parquet's copy
+        else:
+            con.execute("drop view raw")
+    finally:
+        if normalised is not None:
+            normalised.unlink(missing_ok=True)
     # No `order by`: `checked` holds the rows in file order (DuckDB keeps insertion order), and
     # sorting 10M rows again would cost memory and time.
     return (", ".join(f'{_typed_name(c)} as "{c.name}"' for c in columns)

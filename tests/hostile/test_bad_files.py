@@ -319,6 +319,16 @@ class TestColumns:
             [b"source_line", b"typed_order_id"] if f[0] == b"order_id" else [b"x", b"y"])))
         assert files.parse("orders").rows.equals(before)
 
+    def test_ledger_quotes_in_its_name_and_header_are_text(self, files):
+        # the parse reads a CSV through a view, which names the file and the header's columns
+        # as string literals: a quote in either must stay text
+        before = files.parse("orders").rows
+        files.ledger("orders", lambda data: corpus.edit_columns(data, 0, len(corpus.lines(data)), lambda f: f + (
+            [b"x': 'VARCHAR'}) --"] if f[0] == b"order_id" else [b"y"])))
+        path = files.path("orders")
+        path.rename(path.with_name("orders_o'brien.csv"))
+        assert files.parse("orders").rows.equals(before)
+
     @pytest.mark.parametrize("damage", ["missing", "renamed"])
     def test_ledger_missing_or_renamed(self, files, damage):
         def edit(data: bytes) -> bytes:

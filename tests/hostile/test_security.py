@@ -152,7 +152,11 @@ SQL_TEXT_ALLOWED = {
     "etl/extract/database.py": {"LOCAL_TZ", "plan.from_table", "plan.updated_expr", "plan.select", "condition",
                                 "plan.amount_expr", "int(chunk_rows)"},  # plans are code; `condition` binds $n
     "etl/ingest/ledgers.py": {"_typed(c)", "_typed_name(c)", "every", "key", "repeated", "column", "col.name",
-                              "which", "select", "sql", "_kept(names, wanted)"},  # its own column names and rules
+                              "which", "select", "sql", "_kept(names, wanted)", "absent", "typed",
+                              "_typed_name(columns[0])",  # its own column names and rules
+                              # a view takes no parameters: the file's path and its header's names
+                              # go in as quoted string literals (_literal doubles every quote)
+                              "_literal(str(source))", "columns"},
     "etl/load.py": {"table", "c"},  # RAW_TABLE names; TOTALS_COLUMNS as $names
     # model/result table names, and a model's own SQL from sql/ (select_sql)
     "etl/match.py": {"Path(name).name", "target", "', '.join(columns)", "select", "select_sql", "model", "kind"},
