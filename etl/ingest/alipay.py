@@ -25,7 +25,7 @@ from etl.ingest.archive import SafeZip
 from etl.ingest.archive import member_name as member_name  # the GBK name rule, shared with UnionPay
 from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals,
                              constant_text, first_row_with_wrong_width, parse_times, provider_parser,
-                             refuse_empty, refuse_utf8)
+                             refuse_empty, refuse_missing_txn_id, refuse_utf8)
 from etl.schema import FEE, MONEY, PAYMENTS
 
 PROVIDER = "alipay"
@@ -282,10 +282,12 @@ def _canonical(path: Path, m: _Member, warnings: list[str]) -> tuple[pa.Table, p
     _refuse_negative_payments(path, member, kind, {AMOUNT: amount, RECEIVED: received}, first)
     # Sources disagree on the fee's sign: the canonical sign follows the row's kind.
     fee = pc.if_else(is_refund, pc.negate(pc.abs(fee_as_stated)), pc.abs(fee_as_stated))
+    txn_id = _null_if_empty(text(TXN_ID))
+    refuse_missing_txn_id(path, txn_id, lambda i: first + i, TXN_ID, member)
     table = pa.table(
         {
             "provider": constant_text(PROVIDER, n),
-            "provider_txn_id": _null_if_empty(text(TXN_ID)),
+            "provider_txn_id": txn_id,
             "refund_id": pc.if_else(is_refund, _null_if_empty(text(REFUND_NO)), pa.scalar(None, pa.string())),
             "order_id": _null_if_empty(text(ORDER_ID)),
             "kind": kind,

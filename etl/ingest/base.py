@@ -103,6 +103,17 @@ def check_totals(path: Path, rows: pa.Table, stated: StatementTotals, member: st
 # Each is a C-speed scan over bytes or bytearray (memchr, isascii, decode): no Python loop per line.
 
 
+def refuse_missing_txn_id(path: Path, txn_ids, line_of, column: str, member: str | None = None) -> None:
+    """Every statement row names the provider's transaction: it is the key a row is matched,
+    de-duplicated and reported by (shared/spec/breaks.md). A row without one is corrupt; taken
+    as is, it would count as a copy of any other row missing it."""
+    missing = pc.is_null(txn_ids)
+    if pc.any(missing).as_py():
+        index = pc.index(missing, True).as_py()
+        raise ParseError(path, line_of(index), f"empty {column}: a statement row without the provider's "
+                         "transaction id cannot be matched or reported", member)
+
+
 def refuse_empty(path: Path) -> None:
     if Path(path).stat().st_size == 0:
         raise ParseError(path, None, "empty file (0 bytes)")

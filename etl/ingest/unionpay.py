@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from etl.ingest.archive import SafeZip
 from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals,
-                             constant_text, provider_parser, refuse_empty, refuse_utf8)
+                             constant_text, provider_parser, refuse_empty, refuse_missing_txn_id, refuse_utf8)
 from etl.schema import FEE, MONEY, PAYMENTS, TS
 
 PROVIDER = "unionpay"
@@ -289,10 +289,12 @@ def _read_inn(path: Path, member: str | None, data: bytes, settled: date, warnin
     fen = _integers(path, member, records, records.field(*AMOUNT), "交易金额")
     fee_fen = _signed_fen(path, member, records, FEE_COL, "商户手续费")
     amount = _decimal(fen, MONEY)
+    txn_id = pc.if_else(points_back, orig_query_id, own_query_id)
+    refuse_missing_txn_id(path, txn_id, lambda i: _line(records, i), "查询流水号 / 原交易查询流水号", member)
     rows = pa.table(
         {
             "provider": constant_text(PROVIDER, n),
-            "provider_txn_id": pc.if_else(points_back, orig_query_id, own_query_id),
+            "provider_txn_id": txn_id,
             "refund_id": pc.if_else(points_back, pc.coalesce(own_order_id, own_query_id),
                                     pa.scalar(None, pa.string())),
             "order_id": pc.if_else(points_back, orig_order_id, own_order_id),

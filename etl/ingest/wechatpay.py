@@ -25,7 +25,7 @@ import pyarrow.csv as pacsv
 from etl.ingest.archive import gunzip
 from etl.ingest.base import (ParsedFile, ParseError, StatementTotals, check_text, check_totals,
                              constant_text, first_row_with_wrong_width, parse_times, provider_parser,
-                             refuse_empty)
+                             refuse_empty, refuse_missing_txn_id)
 from etl.schema import FEE, MONEY, PAYMENTS
 
 PROVIDER = "wechatpay"
@@ -215,10 +215,12 @@ def _canonical(path: Path, raw: pa.Table, legacy: bool, warnings: list[str]) -> 
             raise ParseError(path, 2 + index, f"negative {what} {values[index].as_py()}: WeChat states amounts "
                                               "as positive figures (only 手续费 is signed)")
     refund_id = pc.coalesce(_null_if(text(MCH_REFUND_NO), NO_ID), _null_if(text(WX_REFUND_NO), NO_ID))
+    txn_id = _null_if(text(TXN_ID))
+    refuse_missing_txn_id(path, txn_id, lambda i: 2 + i, TXN_ID)
     table = pa.table(
         {
             "provider": constant_text(PROVIDER, n),
-            "provider_txn_id": _null_if(text(TXN_ID)),
+            "provider_txn_id": txn_id,
             "refund_id": pc.if_else(is_refund, refund_id, pa.scalar(None, pa.string())),
             "order_id": _null_if(text(ORDER_ID)),
             "kind": kind,

@@ -504,6 +504,31 @@ class TestAmounts:
         assert error.line == 3 and "bad sign 'X' in 商户手续费" in error.cause
 
 
+class TestMissingTransactionId:
+    """A statement row without the provider's transaction id is refused at its line: the id is
+    the key it is matched, de-duplicated and reported by (taken as is, every such row would
+    count as a copy of the first, and an orphan's break would have no key)."""
+
+    def test_alipay(self, files):
+        line = first_alipay_payment_line(files)
+        set_alipay_field(files, line, "支付宝交易号", b"")
+        error = files.refused("alipay")
+        assert error.line == line + 1 and "empty 支付宝交易号" in error.cause
+
+    def test_wechat(self, files):
+        column = wechat_column(files, "微信订单号")
+        files.wechat(lambda data: set_wechat_field(data, 2, column, b""))
+        error = files.refused("wechatpay")
+        assert error.line == 3 and "empty 微信订单号" in error.cause
+
+    def test_unionpay(self, files):
+        blank = b" " * 21
+        files.unionpay_inn(lambda data: corpus.replace_line(
+            data, 1, lambda r: corpus.set_field(corpus.set_field(r, 87, blank), 271, blank)))
+        error = files.refused("unionpay")
+        assert error.line == 2 and "empty 查询流水号" in error.cause
+
+
 class TestImpossibleDates:
     """A date or time that is not on the calendar (30 February, hour 25, month 13) is refused
     with its line."""
