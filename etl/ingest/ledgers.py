@@ -214,11 +214,17 @@ def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str],
     # (the path is ours, the names are the header's, quoted as DuckDB quotes them).
     columns = "{" + ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names) + "}"
     absent = "".join(f'null::varchar as "{n}", ' for n in wanted if n not in names)
-    con.execute(
-        f"create temp view raw as select {_kept(names, wanted)}{absent}row_number() over () + 1 as source_line "
-        f"from read_csv({_literal(str(source))}, header = true, auto_detect = false, columns = {columns}, "
-        "delim = ',', quote = '\"', escape = '\"', comment = '', strict_mode = true, null_padding = false, "
-        "encoding = 'utf-8')")
+    try:
+        with _reading_csv(path):
+            con.execute(
+                f"create temp view raw as select {_kept(names, wanted)}{absent}row_number() over () + 1 as source_line "
+                f"from read_csv({_literal(str(source))}, header = true, auto_detect = false, columns = {columns}, "
+                "delim = ',', quote = '\"', escape = '\"', comment = '', strict_mode = true, null_padding = false, "
+                "encoding = 'utf-8')")
+    except BaseException:
+        if normalised is not None:
+            normalised.unlink(missing_ok=True)
+        raise
     return names, normalised
 
 
