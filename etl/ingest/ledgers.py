@@ -34,7 +34,7 @@ from etl.ingest.base import (ParsedFile, ParseError, check_text_file, line_block
                              refuse_empty)
 from etl.privacy import mask_msisdn, mask_text
 
-MONEY_TEXT = r"^-?[0-9]+(\.[0-9]{1,2})?$"  # exact to the fen: three decimals are an error
+MONEY_TEXT = r"^-?[0-9]{1,16}(\.[0-9]{1,2})?$"  # exact to the fen, within decimal(18, 2)
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,7 @@ KNOWN: dict[str, dict[str, tuple[str, ...]]] = {
     "complaints": {"category": ("not_credited", "late_credit", "wrong_amount", "refund", "payment", "other")},
 }
 MSISDN_TEXT = r"^1[0-9]{10}$"
+WILDCARD = re.compile(r"[*?\[\]{}]")  # what DuckDB's readers expand in a path
 NOT_UTF8 = "text is not UTF-8 (the internal ledgers are UTF-8; exported as GBK?)"
 
 
@@ -169,10 +170,13 @@ def _header(path: Path, data: bytes) -> list[str]:
         raise ParseError(path, 1, f"unreadable header: {error}") from None
     if not any(names):
         raise ParseError(path, 1, "no header line (the ledgers' first line names their columns)")
-    twice = sorted({n for n in names if n and names.count(n) > 1})
+    named = [n or f"column{i}" for i, n in enumerate(names, 1)]  # a blank name is column<N>
+    folded = [n.casefold() for n in named]  # DuckDB's column names ignore case
+    twice = sorted({n for n, f in zip(named, folded) if folded.count(f) > 1})
     if twice:
-        raise ParseError(path, 1, f"column(s) {twice} appear twice in the header")
-    return [n or f"column{i}" for i, n in enumerate(names, 1)]
+        raise ParseError(path, 1, f"column(s) {twice} appear twice in the header (names are compared "
+                         "without case; a blank name is column<N>)")
+    return named
 
 
 def _kept(names: list[str], wanted: list[str]) -> str:
@@ -188,6 +192,9 @@ def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str],
     it, and only an error message or a repeated key reads it again (materialising 10M rows of
     text cost seconds). Returns a CSV's header, and the normalised copy of the file that
     ``raw`` reads if one was made: the caller deletes it once ``raw`` is no longer read."""
+    if WILDCARD.search(path.name):
+        raise ParseError(path, None, "the file name holds one of * ? [ ] { }: DuckDB reads such a name "
+                         "as a pattern, and would read other files by it")
     if path.suffix.lower() == ".parquet":
         try:
             names = [n for (n,) in con.execute("select name from parquet_schema($p)", {"p": str(path)}).fetchall()]
@@ -207,9 +214,13 @@ def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str],
         # every line keeps its number (a CR inside a quoted comment goes too: harmless).
         fd, name = tempfile.mkstemp(prefix=".recon-lf-", suffix=".csv")
         source = normalised = Path(name)
-        with os.fdopen(fd, "wb") as out, path.open("rb") as fh:
-            for block in line_blocks(fh):  # blocks end at a line break: no CRLF is split
-                out.write(block.replace(b"\r\n", b"\n"))
+        try:
+            with os.fdopen(fd, "wb") as out, path.open("rb") as fh:
+                for block in line_blocks(fh):  # blocks end at a line break: no CRLF is split
+                    out.write(block.replace(b"\r\n", b"\n"))
+        except BaseException:
+            normalised.unlink(missing_ok=True)
+            raise
     # A view takes no parameters: the path and the column list are written into it as literals
     # (the path is ours, the names are the header's, quoted as DuckDB quotes them).
     columns = "{" + ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names) + "}"
@@ -238,8 +249,8 @@ def _reading_csv(path: Path) -> Iterator[None]:
     unless it is the machine's (memory, disk): then the run fails and the file stays."""
     try:
         yield
-    except (duckdb.OutOfMemoryException, duckdb.IOException):
-        raise
+    except (duckdb.OutOfMemoryException, duckdb.IOException, duckdb.ConversionException):
+        raise  # the machine's trouble, or a value the typing should have caught: not a CSV error
     except duckdb.Error as exc:
         if path.suffix.lower() == ".parquet":
             raise
@@ -292,6 +303,8 @@ def _duplicates(con: duckdb.DuckDBPyConnection, path: Path, source: str, columns
             raise ParseError(path, int(seen[1]), f"{key} {_shown(key, value)} is on lines {_lines(seen)} "
                              "with different values: the file contradicts itself")
     extra = sorted(line for *_, seen in copies for line in sorted(seen)[1:])
+    if not extra:  # the trimmed keys repeat, the delivered ones do not (" A" and "A")
+        return
     counted = ("the matcher counts each copy as DUPLICATE_ROW" if source in ("orders", "billing")
                else f"the reports count each {key} once")
     warnings.append(f"{path.name}: {len(extra)} row(s) repeat an earlier row exactly (line {_lines(extra)}): "

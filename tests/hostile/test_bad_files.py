@@ -252,6 +252,20 @@ class TestMixedLineEnds:
         assert b"\r\n" in files.path(source).read_bytes()
         assert files.parse(source).rows.equals(before)
 
+    def test_ledger_normalised_copy_is_removed_when_writing_it_fails(self, files, tmp_path, monkeypatch):
+        files.ledger("orders", corpus.mixed_line_ends)
+        scratch = tmp_path / "scratch"
+        scratch.mkdir()
+        monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+        def full_disk(fh):
+            yield fh.read(1024)
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(ledgers, "line_blocks", full_disk)
+        with pytest.raises(OSError):
+            ledgers.parse(files.path("orders"), "orders")
+        assert list(scratch.iterdir()) == []
+
     def test_alipay(self, files):
         before = files.parse("alipay").rows
         files.alipay_detail(corpus.mixed_line_ends)
@@ -318,6 +332,19 @@ class TestColumns:
         files.ledger("orders", lambda data: corpus.edit_columns(data, 0, len(corpus.lines(data)), lambda f: f + (
             [b"source_line", b"typed_order_id"] if f[0] == b"order_id" else [b"x", b"y"])))
         assert files.parse("orders").rows.equals(before)
+
+    def test_ledger_header_naming_a_column_twice_in_another_case(self, files):
+        files.ledger("orders", lambda data: corpus.edit_columns(data, 0, len(corpus.lines(data)), lambda f: f + (
+            [b"Channel"] if f[0] == b"order_id" else [b"x"])))
+        error = files.refused("orders")
+        assert error.line == 1 and "['Channel', 'channel'] appear twice in the header" in error.cause
+
+    def test_ledger_file_name_with_a_wildcard_is_refused(self, files):
+        # DuckDB reads such a name as a pattern: `orders*.csv` would read every orders file there
+        path = files.path("orders")
+        path.rename(path.with_name("orders_2026112[4].csv"))
+        error = files.refused("orders")
+        assert "the file name holds one of * ? [ ] { }" in error.cause
 
     def test_ledger_quotes_in_its_name_and_header_are_text(self, files):
         # the parse reads a CSV through a view, which names the file and the header's columns
@@ -434,6 +461,15 @@ class TestDuplicatedRows:
         [warning] = parsed.warnings
         assert "1 row(s) repeat an earlier row exactly (line 7)" in warning and counted in warning
 
+    def test_ledger_key_repeated_with_a_space_only_warns_nothing(self, files):
+        # " T…" and "T…" are different delivered keys (the matcher sees one order delivered
+        # twice): no exact copy to warn about
+        rows = files.parse("orders").rows.num_rows
+        files.ledger("orders", lambda data: corpus.with_line(data, 6, b" " + corpus.lines(data)[5].rstrip(b"\r\n")))
+        parsed = files.parse("orders")
+        assert parsed.rows.num_rows == rows + 1
+        assert not [w for w in parsed.warnings if "repeat an earlier row" in w]
+
     def test_ledger_key_on_two_different_rows_is_refused(self, files):
         def edit(data: bytes) -> bytes:
             row = corpus.lines(data)[5].rstrip(b"\r\n")
@@ -446,6 +482,13 @@ class TestDuplicatedRows:
 class TestAmounts:
     """Negative (where a sign is not allowed), non-numeric and three-decimal amounts are
     refused, naming line and column. Negative billing amounts are reversals: they load."""
+
+    def test_ledger_amount_too_large_for_the_fen_is_a_bad_value(self, files):
+        column = corpus.column_index(corpus.lines(files.path("orders").read_bytes())[0], "face_value", "utf-8")
+        files.ledger("orders", lambda data: corpus.edit_columns(
+            data, 3, 4, lambda f: f[:column] + [b"12345678901234567890.00"] + f[column + 1:]))
+        error = files.refused("orders")
+        assert error.line == 4 and "column face_value: bad value '12345678901234567890.00'" in error.cause
 
     @pytest.mark.parametrize("value, cause", [
         pytest.param(b"-20.00", "bad value '-20.00'", id="negative"),
