@@ -282,19 +282,18 @@ def _lines(numbers: list[int]) -> str:
 
 def _duplicates(con: duckdb.DuckDBPyConnection, path: Path, source: str, columns: tuple[Column, ...],
                 warnings: list[str]) -> None:
-    """Exact copies of a row load (orders and billing copies are DUPLICATE_ROW to the matcher,
-    the reports count a survey or ticket once); one key with two different rows is refused."""
-    key = columns[0].name
-    # Rows with the same delivered key have the same trimmed one: most files have none, and
-    # the checked table answers without reading the file again.
-    if not con.execute(f"select exists (select {_typed_name(columns[0])} from checked group by 1 "
-                       "having count(*) > 1)").fetchall()[0][0]:
+    """Copies of a row load (orders and billing copies are DUPLICATE_ROW to the matcher, the
+    reports count a survey or ticket once); one key with two different rows is refused. Rows are
+    compared as they load, typed and trimmed: " T1" and "T1" are one order to the matcher, so
+    they are copies when the rest agrees and a contradiction when it does not."""
+    key, typed_key = columns[0].name, _typed_name(columns[0])
+    repeated = f"select {typed_key} from checked group by 1 having count(*) > 1"
+    if not con.execute(f"select exists ({repeated})").fetchall()[0][0]:
         return
-    repeated = f'select "{key}" from raw group by "{key}" having count(*) > 1'
-    every = ", ".join(f'"{c.name}"' for c in columns)
+    every = ", ".join(_typed_name(c) for c in columns)
     copies = con.execute(
-        f'with versions as (select "{key}" as k, count(*) as n, list(source_line order by source_line) as seen '
-        f'from raw where "{key}" in ({repeated}) group by {every}) '
+        f"with versions as (select {typed_key} as k, count(*) as n, list(source_line order by source_line) as seen "
+        f"from checked where {typed_key} in ({repeated}) group by {every}) "
         "select k, count(*) as versions, flatten(list(seen order by seen[1])) as seen "
         "from versions group by k order by min(seen[1])").fetchall()
     for value, versions, seen in copies:
@@ -303,8 +302,6 @@ def _duplicates(con: duckdb.DuckDBPyConnection, path: Path, source: str, columns
             raise ParseError(path, int(seen[1]), f"{key} {_shown(key, value)} is on lines {_lines(seen)} "
                              "with different values: the file contradicts itself")
     extra = sorted(line for *_, seen in copies for line in sorted(seen)[1:])
-    if not extra:  # the trimmed keys repeat, the delivered ones do not (" A" and "A")
-        return
     counted = ("the matcher counts each copy as DUPLICATE_ROW" if source in ("orders", "billing")
                else f"the reports count each {key} once")
     warnings.append(f"{path.name}: {len(extra)} row(s) repeat an earlier row exactly (line {_lines(extra)}): "

@@ -153,7 +153,7 @@ SQL_TEXT_ALLOWED = {
                                 "plan.amount_expr", "int(chunk_rows)"},  # plans are code; `condition` binds $n
     "etl/ingest/ledgers.py": {"_typed(c)", "_typed_name(c)", "every", "key", "repeated", "column", "col.name",
                               "which", "select", "sql", "_kept(names, wanted)", "absent", "typed",
-                              "_typed_name(columns[0])",  # its own column names and rules
+                              "typed_key",  # its own column names and rules
                               # a view takes no parameters: the file's path and its header's names
                               # go in as quoted string literals (_literal doubles every quote)
                               "_literal(str(source))", "columns"},
