@@ -6,7 +6,7 @@ from datetime import date
 from pathlib import Path
 
 from etl.privacy import MASK_SQL, SAFE_SQL
-from etl.warehouse import Warehouse
+from etl.warehouse import Warehouse, sql_literal
 
 BREAKS_COLUMNS = (
     "business_date", "break_type", "order_id", "provider", "provider_txn_id", "credit_id",
@@ -17,7 +17,7 @@ BREAKS_COLUMNS = (
 
 def sql_path(path: Path) -> str:
     """A path as a SQL string literal (COPY cannot bind its target as a parameter)."""
-    return "'" + str(path).replace("'", "''") + "'"
+    return sql_literal(str(path))
 
 
 def _iso(col: str) -> str:

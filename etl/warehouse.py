@@ -41,6 +41,12 @@ def bind(sql: str, params: dict[str, Any]) -> dict[str, Any]:
     return {k: params[k] for k in wanted}
 
 
+def sql_literal(text: str) -> str:
+    """Text as a SQL string literal, for the few places that cannot bind a parameter (a COPY's
+    target, a view's file and column names): every quote doubled."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 class Warehouse:
     def __init__(self, settings: Settings, path: Path | None = None, read_only: bool = False):
         self.settings = settings

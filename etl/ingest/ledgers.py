@@ -33,6 +33,7 @@ from etl import schema
 from etl.ingest.base import (ParsedFile, ParseError, check_text_file, line_blocks, parsing_connection,
                              refuse_empty)
 from etl.privacy import mask_msisdn, mask_text
+from etl.warehouse import sql_literal
 
 MONEY_TEXT = r"^-?[0-9]{1,16}(\.[0-9]{1,2})?$"  # exact to the fen, within decimal(18, 2)
 
@@ -223,13 +224,13 @@ def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str],
             raise
     # A view takes no parameters: the path and the column list are written into it as literals
     # (the path is ours, the names are the header's, quoted as DuckDB quotes them).
-    columns = "{" + ", ".join(f"{_literal(n)}: 'VARCHAR'" for n in names) + "}"
+    columns = "{" + ", ".join(f"{sql_literal(n)}: 'VARCHAR'" for n in names) + "}"
     absent = "".join(f'null::varchar as "{n}", ' for n in wanted if n not in names)
     try:
         with _reading_csv(path):
             con.execute(
                 f"create temp view raw as select {_kept(names, wanted)}{absent}row_number() over () + 1 as source_line "
-                f"from read_csv({_literal(str(source))}, header = true, auto_detect = false, columns = {columns}, "
+                f"from read_csv({sql_literal(str(source))}, header = true, auto_detect = false, columns = {columns}, "
                 "delim = ',', quote = '\"', escape = '\"', comment = '', strict_mode = true, null_padding = false, "
                 "encoding = 'utf-8')")
     except BaseException:
@@ -237,10 +238,6 @@ def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str],
             normalised.unlink(missing_ok=True)
         raise
     return names, normalised
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
 
 
 @contextmanager

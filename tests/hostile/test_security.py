@@ -155,8 +155,8 @@ SQL_TEXT_ALLOWED = {
                               "which", "select", "sql", "_kept(names, wanted)", "absent", "typed",
                               "typed_key",  # its own column names and rules
                               # a view takes no parameters: the file's path and its header's names
-                              # go in as quoted string literals (_literal doubles every quote)
-                              "_literal(str(source))", "columns"},
+                              # go in as quoted string literals (sql_literal doubles every quote)
+                              "sql_literal(str(source))", "columns"},
     "etl/load.py": {"table", "c"},  # RAW_TABLE names; TOTALS_COLUMNS as $names
     # model/result table names, and a model's own SQL from sql/ (select_sql)
     "etl/match.py": {"Path(name).name", "target", "', '.join(columns)", "select", "select_sql", "model", "kind"},
