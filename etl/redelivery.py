@@ -31,20 +31,10 @@ def insert_flagged(wh: Warehouse, table: str, rows_sql: str, params: dict) -> No
         wh.execute(f"insert into {table} by name {rows_sql}", params)
         return
     key = KEY_HASH[table]
-    wh.execute(f"create or replace temp table _new_keys as select {key} as h from ({rows_sql})", params)
-    wh.execute("create or replace temp table _repeated_keys as "
-               "select h from _new_keys group by h having count(*) > 1", {})
-    if wh.scalar(f"select exists (select 1 from {table})"):
-        # earlier rows sharing a key with the new ones (the hash table holds the new keys only)
-        wh.execute(f"create or replace temp table _twins as "
-                   f"select rowid as row_id, {key} as h from {table} semi join _new_keys as n on n.h = {key}", {})
-        wh.execute(f"update {table} set repeats = true where rowid in (select row_id from _twins) "
-                   "and repeats is distinct from true", {})
-        wh.execute("insert into _repeated_keys select distinct h from _twins", {})
+    _repeated_keys(wh, table, rows_sql, params, earlier="true")
     wh.execute(f"insert into {table} by name select *, {key} in (select h from _repeated_keys) as repeats "
                f"from ({rows_sql})", params)
-    for temp in ("_new_keys", "_repeated_keys", "_twins"):
-        wh.execute(f"drop table if exists temp.main.{temp}", {})
+    _drop_temps(wh)
 
 
 def flag_unmarked(wh: Warehouse) -> None:
@@ -53,13 +43,27 @@ def flag_unmarked(wh: Warehouse) -> None:
     for table, key in KEY_HASH.items():
         if not wh.scalar(f"select exists (select 1 from {table} where repeats is null)"):
             continue
-        wh.execute(f"""
-            create or replace temp table _repeated_keys as
-            select h from (select {key} as h from {table} where repeats is null) group by h having count(*) > 1
-            union
-            select distinct {key} from {table}
-            where repeats is not null and {key} in (select {key} from {table} where repeats is null)""", {})
-        wh.execute(f"update {table} set repeats = true "
-                   f"where repeats is distinct from true and {key} in (select h from _repeated_keys)", {})
-        wh.execute(f"update {table} set repeats = false where repeats is null", {})
-        wh.execute("drop table temp.main._repeated_keys", {})
+        _repeated_keys(wh, table, f"select * from {table} where repeats is null", {}, earlier="repeats is not null")
+        wh.execute(f"update {table} set repeats = {key} in (select h from _repeated_keys) where repeats is null", {})
+        _drop_temps(wh)
+
+
+def _repeated_keys(wh: Warehouse, table: str, new_rows_sql: str, params: dict, earlier: str) -> None:
+    """Temp table ``_repeated_keys``: the hashed keys of the new rows that repeat among them or
+    on an earlier row of ``table`` (the rows ``earlier`` selects); those earlier rows are flagged
+    here. The hash table holds the new keys only: the earlier rows are probed against it."""
+    key = KEY_HASH[table]
+    wh.execute(f"create or replace temp table _new_keys as select {key} as h from ({new_rows_sql})", params)
+    wh.execute("create or replace temp table _repeated_keys as "
+               "select h from _new_keys group by h having count(*) > 1", {})
+    if wh.scalar(f"select exists (select 1 from {table} where {earlier})"):
+        wh.execute(f"create or replace temp table _twins as select rowid as row_id, {key} as h "
+                   f"from {table} semi join _new_keys as n on n.h = {key} where {earlier}", {})
+        wh.execute(f"update {table} set repeats = true where rowid in (select row_id from _twins) "
+                   "and repeats is distinct from true", {})
+        wh.execute("insert into _repeated_keys select distinct h from _twins", {})
+
+
+def _drop_temps(wh: Warehouse) -> None:
+    for temp in ("_new_keys", "_repeated_keys", "_twins"):
+        wh.execute(f"drop table if exists temp.main.{temp}", {})

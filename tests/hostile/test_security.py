@@ -160,8 +160,9 @@ SQL_TEXT_ALLOWED = {
     "etl/load.py": {"table", "c"},  # RAW_TABLE names; TOTALS_COLUMNS as $names
     # model/result table names, and a model's own SQL from sql/ (select_sql)
     "etl/match.py": {"Path(name).name", "target", "', '.join(columns)", "select", "select_sql", "model", "kind"},
-    "etl/redelivery.py": {"table", "key", "rows_sql", "temp"},  # KEY_HASH's tables and key expressions,
-    # the load's select of a staged Parquet (bound $parameters), its own temp table names
+    # KEY_HASH's tables and key expressions, the load's select of a staged Parquet (bound
+    # $parameters), its own filters of earlier rows and temp table names
+    "etl/redelivery.py": {"table", "key", "rows_sql", "new_rows_sql", "earlier", "temp"},
     "etl/resolve.py": {"latest"},  # a subquery written in the code
     "etl/warehouse.py": {"sql", "table", "read_sql('warehouse/schema')"},  # sql/ files and their table names
     "reports/exports.py": {"select_sql", "sql_path(path)"},
