@@ -307,10 +307,11 @@ def _duplicates(con: duckdb.DuckDBPyConnection, path: Path, source: str, columns
 
 def _vocabulary(con: duckdb.DuckDBPyConnection, path: Path, source: str, present: set[str],
                 warnings: list[str]) -> None:
+    by_name = {c.name: c for c in LEDGERS[source]}
     for column, known in KNOWN.get(source, {}).items():
         if column not in present:
             continue
-        typed = f'"typed_{column}"'  # a text column's checked value: trimmed, null when empty
+        typed = _typed_name(by_name[column])  # a text column's checked value: trimmed, null when empty
         found = con.execute(
             f"select {typed} as v, count(*), list(source_line order by source_line)[1:10] from checked "
             f"where {typed} is not null and not list_contains($known, {typed}) "
@@ -319,9 +320,10 @@ def _vocabulary(con: duckdb.DuckDBPyConnection, path: Path, source: str, present
             warnings.append(f"{path.name}: unknown {column} {_shown(column, value)} on {count} row(s) "
                             f"(line {_lines(at)}): loaded as is")
     if "msisdn" in present:
+        typed = _typed_name(by_name["msisdn"])
         count, at = con.execute(
-            "select count(*), list(source_line order by source_line)[1:10] from checked "
-            "where typed_msisdn is not null and not regexp_full_match(typed_msisdn, $pattern)",
+            f"select count(*), list(source_line order by source_line)[1:10] from checked "
+            f"where {typed} is not null and not regexp_full_match({typed}, $pattern)",
             {"pattern": MSISDN_TEXT}).fetchall()[0]
         if count:
             warnings.append(f"{path.name}: msisdn is not 11 digits starting with 1 on {count} row(s) "
