@@ -141,10 +141,14 @@ def stage_all(settings: Settings, business_date: date, progress: Progress | None
     """Parse every source of the date in parallel (threads: parsers release the GIL in
     DuckDB/pyarrow), each into its own staging Parquet."""
     sources = settings.source_dirs()
-    # Sources are parsed side by side: each parse gets its share of DuckDB's memory budget, but
-    # never less than PARSE_MEMORY_FLOOR_MB (a 10M-row ledger parses, spilling, in 512 MB: a margin).
+    # Sources are parsed side by side, one per configured thread: each parse gets its share of
+    # DuckDB's memory budget, but never less than PARSE_MEMORY_FLOOR_MB (a 10M-row ledger parses,
+    # spilling, in 512 MB: a margin), and its share of the threads, one. With every parse
+    # running DuckDB on all threads, two cores ran four busy threads: the stage step at 10M took
+    # 139 CPU-seconds instead of 109 (docs/PERFORMANCE.md).
     workers = max(1, settings.duckdb.threads)
-    configure_parsing(_share(settings.duckdb.memory_limit, workers, PARSE_MEMORY_FLOOR_MB), settings.duckdb.threads,
+    configure_parsing(_share(settings.duckdb.memory_limit, workers, PARSE_MEMORY_FLOOR_MB),
+                      max(1, settings.duckdb.threads // workers),
                       settings.paths.staging / business_date.isoformat() / ".spill")
     with ThreadPoolExecutor(max_workers=workers) as pool:
         manifests = list(pool.map(lambda s: stage_source(settings, business_date, s), sources))
