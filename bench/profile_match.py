@@ -13,6 +13,7 @@ results of the run equal those in the source warehouse (made by an earlier versi
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import resource
 import shutil
@@ -31,6 +32,26 @@ from etl.warehouse import Warehouse, bind, read_sql  # noqa: E402
 
 RESULT_TABLES = ("order_eval", "break_log", "control_totals", "outcome_totals", "settlement",
                  "fallback_suggestions")
+
+
+def busiest_operators(profile: dict) -> list[tuple[float, int, str]]:
+    """(seconds, rows out, operator and what it works on) of every operator in a JSON profile,
+    busiest first: where a model's time goes, without reading the whole plan tree."""
+    found = []
+
+    def walk(node: dict) -> None:
+        info = node.get("extra_info") or {}
+        detail = info.get("Conditions") or info.get("Groups") or info.get("Table") or info.get("Aggregates") or ""
+        if isinstance(detail, list):
+            detail = ", ".join(detail)
+        found.append((node.get("timing", 0.0), node.get("intermediate_rows", 0),
+                      f"{node.get('name', '?')} {str(detail)[:90]}"))
+        for child in node.get("children", []):
+            walk(child)
+
+    for root in profile.get("operator", []):
+        walk(root)
+    return sorted(found, reverse=True)
 
 
 def compare(wh: Warehouse, reference: Path, run_date: date) -> bool:
@@ -94,8 +115,13 @@ def main() -> None:
 
     def explain(wh: Warehouse, name: str, params: dict | None) -> None:
         sql = read_sql(name)
-        plan = wh.con.execute(f"explain analyze {sql}", bind(sql, params) if params is not None else None).fetchall()
+        bound = bind(sql, params) if params is not None else None
+        plan = wh.con.execute(f"explain analyze {sql}", bound).fetchall()
         print(f"---- EXPLAIN ANALYZE {name}\n{plan[0][1]}")
+        profile = json.loads(wh.con.execute(f"explain (analyze, format json) {sql}", bound).fetchall()[0][1])
+        print(f"---- busiest operators of {name} (CPU-seconds summed over threads)")
+        for seconds, rows, label in busiest_operators(profile)[:15]:
+            print(f"{seconds:7.2f}s {rows:>12,} rows  {label}")
 
     def model(self: Warehouse, name: str, params: dict, view: bool = False) -> None:
         if name in args.explain:

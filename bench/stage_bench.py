@@ -52,6 +52,7 @@ def one_run(landing: Path, work: Path, day: date, sources: list[str]) -> dict:
         raise SystemExit(f"stage failed with exit status {proc.returncode}")
     result = json.loads(out.decode().strip().splitlines()[-1])
     result["peak_rss_mb"] = round(usage.ru_maxrss / 1024)  # KiB on Linux
+    result["cpu_s"] = round(usage.ru_utime + usage.ru_stime, 1)  # steadier than wall on a shared machine
     return result
 
 
