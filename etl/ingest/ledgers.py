@@ -330,9 +330,30 @@ def _vocabulary(con: duckdb.DuckDBPyConnection, path: Path, source: str, present
                             f"(line {_lines(at or [])}): loaded as is")
 
 
-def _check(con: duckdb.DuckDBPyConnection, path: Path, source: str) -> tuple[str, list[str]]:
+class _BrokenRow(Exception):
+    """The one pass that stages a ledger met a row breaking a rule: the checking pass, which
+    keeps every row to find the first broken one, names it."""
+
+
+BROKEN_ROW = "recon: a row breaks a rule"  # the message of the guard's error(), to tell it apart
+
+
+def _final_columns(columns: tuple[Column, ...], source_line: str = "source_line::bigint") -> str:
+    """The select list of ``checked``'s rows in etl.schema's shape."""
+    return (", ".join(f'{_typed_name(c)} as "{c.name}"' for c in columns)
+            + f", null::varchar as source_member, {source_line} as source_line")
+
+
+def _check(con: duckdb.DuckDBPyConnection, path: Path, source: str,
+           staged: tuple[Path, str, str] | None = None) -> tuple[str, list[str]]:
     """Read ``path`` and check every row (ParseError at the first broken rule) into table
-    ``checked``; return the select list of its rows in etl.schema's shape, and the warnings."""
+    ``checked``; return the select list of its rows in etl.schema's shape, and the warnings.
+
+    With ``staged`` (target, source_file, file_hash), the pass that types the rows writes them
+    straight to the Parquet ``target`` with their lineage, and ``checked`` is a view over it:
+    10M typed rows are never held (nor spilled) in memory, then read again to be written. A row
+    breaking a rule stops that pass (``_BrokenRow``) and leaves ``target`` half written: the
+    caller deletes it and checks without ``staged`` to name the first broken line."""
     refuse_empty(path)
     columns = LEDGERS[source]
     warnings: list[str] = []
@@ -358,12 +379,16 @@ def _check(con: duckdb.DuckDBPyConnection, path: Path, source: str) -> tuple[str
         if any(c.kind == "money" for c in columns):
             params["money_text"] = MONEY_TEXT
         which = " ".join(f"when {sql} then {i}" for i, (sql, _) in enumerate(problems))
+        typing = ("select source_line, " + ", ".join(f"{_typed(c)} as {_typed_name(c)}" for c in columns)
+                  + f", case {which} end as broken_rule from raw")
         with _reading_csv(path):
-            con.execute("create temp table checked as select source_line, "
-                        + ", ".join(f"{_typed(c)} as {_typed_name(c)}" for c in columns)
-                        + f", case {which} end as broken_rule from raw", params)
-        first_bad = con.execute("select source_line, broken_rule from checked where broken_rule is not null "
-                                "order by source_line limit 1").fetchall()
+            if staged is None:
+                con.execute(f"create temp table checked as {typing}", params)
+            else:
+                _stage_typed(con, typing, params, columns, staged)
+        first_bad = [] if staged is not None else con.execute(
+            "select source_line, broken_rule from checked where broken_rule is not null "
+            "order by source_line limit 1").fetchall()
         if first_bad:
             line, index = first_bad[0]
             col = columns[index]
@@ -381,8 +406,29 @@ def _check(con: duckdb.DuckDBPyConnection, path: Path, source: str) -> tuple[str
             normalised.unlink(missing_ok=True)
     # No `order by`: `checked` holds the rows in file order (DuckDB keeps insertion order), and
     # sorting 10M rows again would cost memory and time.
-    return (", ".join(f'{_typed_name(c)} as "{c.name}"' for c in columns)
-            + ", null::varchar as source_member, source_line::bigint as source_line"), warnings
+    return _final_columns(columns), warnings
+
+
+def _stage_typed(con: duckdb.DuckDBPyConnection, typing: str, params: dict[str, object],
+                 columns: tuple[Column, ...], staged: tuple[Path, str, str]) -> None:
+    """Write the rows ``typing`` selects to the Parquet ``target`` in etl.schema's shape with
+    their lineage, and make ``checked`` a view over them. A broken row fails the write through
+    error() in the expression that gives its ``source_line`` (an output column: the planner cannot
+    drop the check)."""
+    target, source_file, file_hash = staged
+    guarded = f"(case when broken_rule is null then source_line else error('{BROKEN_ROW}') end)::bigint"
+    try:
+        con.execute(f"copy (select {_final_columns(columns, guarded)}, $source_file::varchar as source_file, "
+                    f"$file_hash::varchar as file_hash from ({typing})) to $target (format parquet, compression zstd)",
+                    {**params, "source_file": source_file, "file_hash": file_hash, "target": str(target)})
+    except duckdb.Error as exc:
+        if BROKEN_ROW in str(exc):
+            raise _BrokenRow() from exc
+        raise
+    # A view takes no parameters: the path is ours, written in as a literal.
+    con.execute("create temp view checked as select source_line, "
+                + ", ".join(f'"{col.name}" as {_typed_name(col)}' for col in columns)
+                + f" from read_parquet({sql_literal(str(target))})")
 
 
 def parse(path: Path, source: str) -> ParsedFile:
@@ -398,11 +444,18 @@ def stage(path: Path, source: str, target: Path, source_file: str, file_hash: st
     """``parse``, but DuckDB writes the rows and their lineage (``source_file``, ``file_hash``)
     straight to Parquet at ``target``: the rows of a 10M-line ledger are never copied into
     Python, and the lineage is dictionary-encoded, not repeated per row. Returns (rows, warnings)."""
-    path = Path(path)
+    path, target = Path(path), Path(target)
+    try:
+        with parsing_connection() as con:
+            _, warnings = _check(con, path, source, staged=(target, source_file, file_hash))
+            [(rows,)] = con.execute("select count(*) from checked").fetchall()  # the Parquet's metadata
+        return rows, warnings
+    except _BrokenRow:
+        target.unlink(missing_ok=True)
+    except BaseException:
+        target.unlink(missing_ok=True)
+        raise
+    # A row breaks a rule: check again, keeping the typed rows, to name the first broken line.
     with parsing_connection() as con:
-        select, warnings = _check(con, path, source)
-        [(rows,)] = con.execute(
-            f"copy (select {select}, $source_file::varchar as source_file, $file_hash::varchar as file_hash "
-            "from checked) to $target (format parquet, compression zstd)",
-            {"source_file": source_file, "file_hash": file_hash, "target": str(target)}).fetchall()
-    return rows, warnings
+        _check(con, path, source)
+    raise RuntimeError(f"{path}: the staging pass met a broken row that the checking pass did not find")

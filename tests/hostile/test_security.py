@@ -156,7 +156,9 @@ SQL_TEXT_ALLOWED = {
                               "typed_key",  # its own column names and rules
                               # a view takes no parameters: the file's path and its header's names
                               # go in as quoted string literals (sql_literal doubles every quote)
-                              "sql_literal(str(source))", "columns"},
+                              "sql_literal(str(source))", "columns",
+                              # the typing pass and the staged Parquet it wrote, which `checked` views
+                              "typing", "_final_columns(columns, guarded)", "sql_literal(str(target))", "_typed_name(col)"},
     "etl/load.py": {"table", "c"},  # RAW_TABLE names; TOTALS_COLUMNS as $names
     # model/result table names, and a model's own SQL from sql/ (select_sql)
     "etl/match.py": {"Path(name).name", "target", "', '.join(columns)", "select", "select_sql", "model", "kind"},

@@ -7,10 +7,12 @@ import shutil
 from datetime import date
 
 import pyarrow as pa
+import pytest
 import pyarrow.parquet as pq
 
 from etl.config import load_settings
-from etl.ingest import stage
+from etl.ingest import ledgers, stage
+from etl.ingest.base import ParseError
 from etl.ingest.stage import file_hash, parse_file, stage_source
 from etl.schema import SOURCE_SCHEMAS
 from tests.conftest import paths_env
@@ -95,3 +97,29 @@ def test_the_load_leaves_its_rows_in_the_database_file_not_in_the_log(small_land
         load_date(wh, settings, DAY, manifests)
         assert not wal.exists() or wal.stat().st_size == 0
         assert wh.scalar("select count(*) from raw_orders") == 600
+
+
+def test_a_broken_row_stops_the_one_pass_staging_and_its_first_line_is_named(small_landing, tmp_path):
+    """A ledger is typed, checked and written to Parquet in one pass; a row breaking a rule stops
+    that pass half way. The half-written file is removed, and the error names the file's first
+    broken line, as parsing it does."""
+    [orders] = list((small_landing / DAY.isoformat() / "orders").iterdir())
+    lines = orders.read_bytes().split(b"\n")
+    column = lines[0].split(b",").index(b"face_value")
+
+    def broken(line: bytes, value: bytes) -> bytes:
+        fields = line.split(b",")
+        return b",".join(value if i == column else f for i, f in enumerate(fields))
+
+    lines[2], lines[6] = broken(lines[2], b"-5.00"), broken(lines[6], b"abc")  # file lines 3 and 7
+    bad = tmp_path / "orders.csv"
+    bad.write_bytes(b"\n".join(lines))
+    target = tmp_path / "staged.parquet"
+    with pytest.raises(ParseError) as staged:
+        ledgers.stage(bad, "orders", target, "orders.csv", "hash")
+    with pytest.raises(ParseError) as parsed:
+        ledgers.parse(bad, "orders")
+    assert staged.value.line == 3 and "column face_value: bad value '-5.00'" in staged.value.cause
+    assert str(staged.value) == str(parsed.value)
+    assert not target.exists()
+    assert [p.name for p in tmp_path.iterdir()] == ["orders.csv"]
