@@ -85,8 +85,45 @@ def one_run(work: Path, day: date, memory_limit: str | None, threads: int) -> di
         "match_parts_s": {"classify": round(summary["timings"]["match"] - open_items, 2),
                           "open_items": round(open_items, 2)},
         "balanced": all(t["balanced"] for t in summary["control_totals"]),
+        "reference_classification_s": reference_seconds(run_dir / "wh.duckdb", threads, memory_limit),
         "rows_in": {t["source"]: t["rows_in"] for t in summary["control_totals"]},
     }
+
+
+# The issue's yardstick: "a single-query DuckDB three-way classification of 10M orders" (11 s on
+# the machine it was measured on). Run on each run's own warehouse, it tells how fast this
+# machine is in that hour, so figures of different machines and hours can be compared.
+REFERENCE_CLASSIFICATION = """
+select outcome, count(*) from (
+    select case when o.order_id is null then 'orphan'
+                when p.order_id is null and c.order_id is null then 'unpaid'
+                when c.order_id is null then 'paid, not credited'
+                when p.order_id is null then 'credited, not paid'
+                when p.paid <> o.pay_amount or c.credited <> o.face_value then 'amounts differ'
+                else 'matched' end as outcome
+    from raw_orders as o
+    full join (select order_id, sum(amount) as paid from raw_payments where kind = 'payment' group by 1) as p
+        using (order_id)
+    full join (select order_id, sum(amount) as credited from raw_billing group by 1) as c using (order_id)
+) group by 1
+"""
+
+
+def reference_seconds(warehouse: Path, threads: int, memory_limit: str | None) -> float:
+    """Median of 3 runs of REFERENCE_CLASSIFICATION on the run's warehouse, read only."""
+    import duckdb
+
+    con = duckdb.connect(str(warehouse), read_only=True,
+                         config={"threads": threads, "memory_limit": memory_limit or "4GB"})
+    try:
+        times = []
+        for _ in range(3):
+            started = time.perf_counter()
+            con.execute(REFERENCE_CLASSIFICATION).fetchall()
+            times.append(time.perf_counter() - started)
+        return round(statistics.median(times), 2)
+    finally:
+        con.close()
 
 
 def main() -> None:
@@ -116,6 +153,7 @@ def main() -> None:
         "median": {
             "wall_s": statistics.median(r["wall_s"] for r in runs),
             "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
+            "reference_classification_s": statistics.median(r["reference_classification_s"] for r in runs),
             "stages_s": {s: statistics.median(r["stages_s"].get(s, 0) for r in runs) for s in stages},
             "match_parts_s": {p: statistics.median(r["match_parts_s"][p] for r in runs)
                               for p in ("classify", "open_items")},
