@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -90,6 +91,25 @@ def source_files(folder: Path, source: str) -> list[Path]:
     from etl.ingest.sources import provider_files
 
     return provider_files(folder, source)
+
+
+def parse_work(folder: Path, source: str) -> int:
+    """Bytes a source's parse will read: its files' sizes, a zip archive's by its members'
+    uncompressed sizes (Alipay's and UnionPay's statements come zipped, ~10× smaller than what
+    they hold). An estimate to schedule the parses by: an unreadable file counts as its size."""
+    if not folder.is_dir():
+        return 0
+    total = 0
+    for path in source_files(folder, source):
+        try:
+            if zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as archive:
+                    total += sum(member.file_size for member in archive.infolist())
+            else:
+                total += path.stat().st_size
+        except (OSError, zipfile.BadZipFile):
+            total += path.lstat().st_size if path.is_symlink() or path.exists() else 0
+    return total
 
 
 def unexpected_files(folder: Path, source: str, accepted: list[Path]) -> list[Path]:

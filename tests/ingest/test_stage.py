@@ -123,3 +123,22 @@ def test_a_broken_row_stops_the_one_pass_staging_and_its_first_line_is_named(sma
     assert str(staged.value) == str(parsed.value)
     assert not target.exists()
     assert [p.name for p in tmp_path.iterdir()] == ["orders.csv"]
+
+
+def test_sources_are_parsed_largest_first_and_reported_in_the_configured_order(small_landing, tmp_path, monkeypatch):
+    """The parses are scheduled by the bytes they read (a zip by what it holds), so the long ones
+    start first; the manifests keep the configured order of the sources."""
+    from etl import pipeline
+
+    shutil.copytree(small_landing, tmp_path / "landing")
+    settings = load_settings({**paths_env(tmp_path), "RECON_DUCKDB__THREADS": "1"})  # one worker: in turn
+    day = tmp_path / "landing" / DAY.isoformat()
+    work = {s: stage.parse_work(day / s, s) for s in settings.source_dirs()}
+    [alipay_zip] = [p for p in (day / "alipay").iterdir() if p.suffix == ".zip"]
+    assert work["alipay"] > alipay_zip.stat().st_size  # counted uncompressed
+    started: list[str] = []
+    real = pipeline.stage_source
+    monkeypatch.setattr(pipeline, "stage_source", lambda s, d, source: started.append(source) or real(s, d, source))
+    manifests = pipeline.stage_all(settings, DAY)
+    assert started == sorted(work, key=lambda s: -work[s]) and len(set(work.values())) == len(work)
+    assert [m.source for m in manifests] == list(settings.source_dirs())
