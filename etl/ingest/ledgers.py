@@ -22,7 +22,7 @@ import io
 import os
 import re
 import tempfile
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -453,7 +453,8 @@ def stage(path: Path, source: str, target: Path, source_file: str, file_hash: st
     except _BrokenRow:
         target.unlink(missing_ok=True)
     except BaseException:
-        target.unlink(missing_ok=True)
+        with suppress(OSError):  # the error that stopped the pass is the one to report
+            target.unlink(missing_ok=True)
         raise
     # A row breaks a rule: check again, keeping the typed rows, to name the first broken line.
     with parsing_connection() as con:

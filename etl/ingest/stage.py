@@ -102,13 +102,15 @@ def parse_work(folder: Path, source: str) -> int:
     total = 0
     for path in source_files(folder, source):
         try:
+            if path.is_symlink():  # refused unread by stage_source: not followed here either
+                continue
             if zipfile.is_zipfile(path):
                 with zipfile.ZipFile(path) as archive:
                     total += sum(member.file_size for member in archive.infolist())
             else:
                 total += path.stat().st_size
-        except (OSError, zipfile.BadZipFile):
-            total += path.lstat().st_size if path.is_symlink() or path.exists() else 0
+        except Exception:  # noqa: BLE001 - a broken file is stage_source's to quarantine, never a crash here
+            total += path.lstat().st_size if path.exists() else 0
     return total
 
 

@@ -142,3 +142,33 @@ def test_sources_are_parsed_largest_first_and_reported_in_the_configured_order(s
     manifests = pipeline.stage_all(settings, DAY)
     assert started == sorted(work, key=lambda s: -work[s]) and len(set(work.values())) == len(work)
     assert [m.source for m in manifests] == list(settings.source_dirs())
+
+
+def test_a_zip_that_zipfile_cannot_list_is_quarantined_not_a_crash_of_the_schedule(small_landing, tmp_path):
+    """Scheduling reads each zip's directory to weigh the parse; a zip that makes zipfile raise
+    something other than BadZipFile (a member name flagged UTF-8 that is not) must still reach
+    stage_source, which quarantines it, and the other sources are staged."""
+    import io
+    import struct
+    import zipfile
+
+    from etl import pipeline
+
+    shutil.copytree(small_landing, tmp_path / "landing")
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as archive:
+        archive.writestr("ab.csv", "x,y\n1,2\n")
+    data = bytearray(buf.getvalue())
+    entry = data.find(b"PK\x01\x02")  # the central directory entry: flag the name UTF-8, make it not
+    struct.pack_into("<H", data, entry + 8, struct.unpack_from("<H", data, entry + 8)[0] | 0x800)
+    data[entry + 46:entry + 48] = b"\xff\xfe"
+    folder = tmp_path / "landing" / DAY.isoformat() / "alipay"
+    (folder / "20881234123412340156_20261101.csv.zip").write_bytes(bytes(data))
+    (folder / "linked_20261101.csv.zip").symlink_to(tmp_path / "nowhere.zip")
+    settings = load_settings(paths_env(tmp_path))
+    with pytest.raises(UnicodeDecodeError):
+        zipfile.ZipFile(io.BytesIO(bytes(data)))
+    manifests = {m.source: m for m in pipeline.stage_all(settings, DAY)}
+    quarantined = {q.source_file.rsplit("/", 1)[-1] for q in manifests["alipay"].quarantined}
+    assert {"20881234123412340156_20261101.csv.zip", "linked_20261101.csv.zip"} <= quarantined
+    assert all(m.files for s, m in manifests.items() if s != "alipay")
