@@ -24,13 +24,8 @@ complaints as (
     where landing_date between $week_start and $business_date
     qualify row_number() over (partition by ticket_id order by landing_date, source_file, source_line) = 1
 ),
-wanted as (
-    -- the week's orders, and older ones an answer or a ticket of the week names
-    select order_id from surveys
-    union
-    select order_id from complaints
-),
-orders as (
+-- every order of the window as its latest evaluation has it, with how it was served
+latest as not materialized (
     select
         order_id,
         order_date,
@@ -41,7 +36,13 @@ orders as (
             else 'unpaid'
         end as credit_timing
     from mart_order_latest
-    where order_date >= $week_start or order_id in (select order_id from wanted)
+),
+-- the orders an answer or a ticket of the week names (the week's, or older ones): only these
+-- are looked up, not every order of the week (10M a day)
+named as materialized (
+    select l.order_id, l.credit_timing
+    from latest as l
+    semi join (select order_id from surveys union select order_id from complaints) as w using (order_id)
 ),
 answers as (
     select
@@ -54,7 +55,7 @@ answers as (
         100.0 * (count(*) filter (where s.nps >= 9) - count(*) filter (where s.nps <= 6))
             / nullif(count(s.nps), 0) as nps
     from surveys as s
-    left join orders as o using (order_id)
+    left join named as o using (order_id)
     group by all
 ),
 complained as (
@@ -62,12 +63,12 @@ complained as (
         coalesce(o.credit_timing, 'order unknown') as credit_timing,
         count(*) as complaints
     from complaints as c
-    left join orders as o using (order_id)
+    left join named as o using (order_id)
     group by all
 ),
 week_orders as (
     select credit_timing, count(*) as orders
-    from orders
+    from latest
     where order_date between $week_start and $business_date
     group by credit_timing
 )
