@@ -156,14 +156,13 @@ def stage_all(settings: Settings, business_date: date, progress: Progress | None
     """Parse every source of the date in parallel (threads: parsers release the GIL in
     DuckDB/pyarrow), each into its own staging Parquet."""
     sources = settings.source_dirs()
-    # Sources are parsed side by side, one per configured thread: each parse gets its share of
+    # Sources are parsed side by side, one per configured thread, each on one DuckDB thread: with
+    # every parse's DuckDB on all threads, two cores ran four busy threads, and the stage step at
+    # 10M took 139 CPU-seconds instead of 109 (docs/PERFORMANCE.md). Each parse gets its share of
     # DuckDB's memory budget, but never less than PARSE_MEMORY_FLOOR_MB (a 10M-row ledger parses,
-    # spilling, in 512 MB: a margin), and its share of the threads, one. With every parse
-    # running DuckDB on all threads, two cores ran four busy threads: the stage step at 10M took
-    # 139 CPU-seconds instead of 109 (docs/PERFORMANCE.md).
+    # spilling, in 512 MB: a margin).
     workers = max(1, settings.duckdb.threads)
-    configure_parsing(_share(settings.duckdb.memory_limit, workers, PARSE_MEMORY_FLOOR_MB),
-                      max(1, settings.duckdb.threads // workers),
+    configure_parsing(_share(settings.duckdb.memory_limit, workers, PARSE_MEMORY_FLOOR_MB), 1,
                       settings.paths.staging / business_date.isoformat() / ".spill")
     # Largest first (by the bytes each parse reads): a worker takes the next source when it is
     # free, so the long parses start at once and the short ones fill in at the end. In the
