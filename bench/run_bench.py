@@ -13,6 +13,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -58,6 +59,7 @@ def one_run(work: Path, day: date, memory_limit: str | None, threads: int) -> di
     if memory_limit:
         env["RECON_DUCKDB__MEMORY_LIMIT"] = memory_limit
     started = time.perf_counter()
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen([sys.executable, "-m", "etl.cli", "run", "--date", day.isoformat()], cwd=ROOT, env=env)
     peak = 0
     ps = psutil.Process(proc.pid)
@@ -69,6 +71,8 @@ def one_run(work: Path, day: date, memory_limit: str | None, threads: int) -> di
             pass
         time.sleep(0.05)
     wall = time.perf_counter() - started
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)  # the run, reaped by poll()
+    cpu = (children.ru_utime - children_before.ru_utime) + (children.ru_stime - children_before.ru_stime)
     if proc.returncode != 0:
         raise SystemExit(f"recon run failed with exit status {proc.returncode}")
     summary = json.loads((run_dir / "out" / day.isoformat() / "run_summary.json").read_text("utf-8"))
@@ -78,6 +82,7 @@ def one_run(work: Path, day: date, memory_limit: str | None, threads: int) -> di
     open_items = sum(v for k, v in steps.items() if k.startswith("breaks/") or k == "persist break_log")
     return {
         "wall_s": round(wall, 2),
+        "cpu_s": round(cpu, 1),  # the run's CPU-seconds: steadier than wall time on a shared machine
         "peak_rss_mb": round(max(peak / 2**20, summary.get("peak_rss_mb", 0)), 0),
         "stages_s": summary["timings"],
         "ingest_per_source_s": manifests,
@@ -152,6 +157,7 @@ def main() -> None:
         "runs": runs,
         "median": {
             "wall_s": statistics.median(r["wall_s"] for r in runs),
+            "cpu_s": statistics.median(r["cpu_s"] for r in runs),
             "peak_rss_mb": statistics.median(r["peak_rss_mb"] for r in runs),
             "reference_classification_s": statistics.median(r["reference_classification_s"] for r in runs),
             "stages_s": {s: statistics.median(r["stages_s"].get(s, 0) for r in runs) for s in stages},

@@ -25,3 +25,4 @@ def test_benchmark_runs_end_to_end_at_small_n(tmp_path):
     assert 0 < parts["open_items"] < run["stages_s"]["match"] and parts["classify"] > 0
     assert run["peak_rss_mb"] > 0 and result["median"]["wall_s"] > 0
     assert run["reference_classification_s"] > 0  # the yardstick, timed on the same warehouse
+    assert run["cpu_s"] > 0
