@@ -27,10 +27,10 @@ MODELS = (
     "staging/stg_credits",
     "matching/int_order_eval",
     "outcomes/order_breaks",
+    "outcomes/row_outcomes",  # before the orphan checks: it lists the orphans they read
     "outcomes/orphan_payments",
     "outcomes/orphan_credits",
     "outcomes/fee_breaks",
-    "outcomes/row_outcomes",
     "outcomes/control_totals",
     "outcomes/outcome_totals",
     "outcomes/settlement",

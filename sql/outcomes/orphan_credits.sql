@@ -1,24 +1,36 @@
 -- orphan_credits: successful credits with no order id, or one no orders file knows.
 -- Billing of D runs to D+1 02:00; a credit posted after midnight for an order not yet known
 -- may belong to an order paid after midnight (in tomorrow's orders file): judge it tomorrow.
--- Every known order that a row landing today names is in int_order_eval's scope, so for
--- today's rows "not evaluated today" is "unknown". Yesterday's after-midnight credits are not
--- among today's rows: the earlier orders they name are looked up by their ids alone.
-with unevaluated as (
+-- Today's orphans were found by row_outcomes, in the one pass that gives every row landing
+-- today its outcome (ORPHAN_CREDIT, listed by its raw row): they are read back here.
+-- Yesterday's credits posted after midnight for an order then unknown (PENDING_NEXT_DAY
+-- yesterday) are judged now: few, they look up their orders by their ids alone, in today's
+-- evaluation and among the earlier orders (each hash table holds only their ids).
+with today_orphans as (
     select c.*
     from stg_credits as c
-    where c.is_credit
-      and not exists (select 1 from int_order_eval as e where e.order_id = c.order_id)
-      and (
-          (c.landing_date = $run_date and (c.order_id is null or c.credited_at < $day_end))
-          or (c.landing_date = $run_date - 1 and c.order_id is not null and c.credited_at >= $day_start)
-      )
+    semi join (
+        select orphan_row_id as row_id from row_outcomes
+        where outcome = 'ORPHAN_CREDIT' and source = 'billing'
+    ) as o using (row_id)
+    where c.landing_date = $run_date
 ),
-known_earlier as (
-    select o.order_id
-    from stg_orders as o
-    semi join (select order_id from unevaluated where landing_date = $run_date - 1) as y using (order_id)
+held_over as (
+    select c.*
+    from stg_credits as c
+    where c.landing_date = $run_date - 1 and c.is_credit
+      and c.order_id is not null and c.credited_at >= $day_start
+),
+known as (
+    select e.order_id from int_order_eval as e semi join held_over as h using (order_id)
+    union all
+    select o.order_id from stg_orders as o semi join held_over as h using (order_id)
     where o.order_date < $run_date
+),
+orphans as (
+    select * from today_orphans
+    union all
+    select h.* from held_over as h anti join known as k using (order_id)
 )
 select
     'ORPHAN_CREDIT|' || c.credit_id as break_key,
@@ -35,5 +47,4 @@ select
     null::timestamp as paid_at,
     c.credited_at,
     null::decimal(18, 2) as delay_minutes
-from unevaluated as c
-anti join known_earlier as k using (order_id)
+from orphans as c

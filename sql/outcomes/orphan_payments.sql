@@ -1,7 +1,6 @@
 -- orphan_payments: successful payments landing today for an order id no orders file knows
--- (长款: money received for nothing).
--- Every known order that a row landing today names is in int_order_eval's scope, so "not
--- evaluated today" is "unknown": the check holds today's orders, not every order ever loaded.
+-- (长款: money received for nothing). row_outcomes found them, in the one pass that gives every
+-- row landing today its outcome (ORPHAN_PAYMENT, listed by its raw row): they are read back here.
 select
     'ORPHAN_PAYMENT|' || p.provider || '|' || p.provider_txn_id as break_key,
     'ORPHAN_PAYMENT' as break_type,
@@ -18,6 +17,8 @@ select
     null::timestamp as credited_at,
     null::decimal(18, 2) as delay_minutes
 from stg_payments as p
+semi join (
+    select orphan_row_id as row_id from row_outcomes
+    where outcome = 'ORPHAN_PAYMENT' and source <> 'billing'
+) as o using (row_id)
 where p.landing_date = $run_date
-  and p.kind = 'payment' and p.is_success
-  and not exists (select 1 from int_order_eval as e where e.order_id = p.order_id)

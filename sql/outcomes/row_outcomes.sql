@@ -1,5 +1,7 @@
 -- row_outcomes: every row landing on $run_date, each with exactly one outcome, counted per
--- source and outcome (rows, amount).
+-- source and outcome (rows, amount). Orphans are listed one by one (orphan_row_id: the row of
+-- raw_payments or raw_billing, by source), so that the orphan checks read them from here
+-- instead of probing the evaluation with every statement and billing row again.
 -- No `else` in these cases on purpose: a row no rule explains gets a null outcome, and the
 -- control totals then refuse to balance.
 -- Every known order that a row landing today names is in scope, so it has an evaluation:
@@ -29,7 +31,7 @@ order_copies as (
 today as (
     -- decided: the outcome when the order's evaluation does not matter
     select
-        'orders' as source, 'order' as row_type, r.order_id, r.face_value as amount,
+        'orders' as source, 'order' as row_type, null::bigint as row_id, r.order_id, r.face_value as amount,
         case when c.row_id is not null then 'DUPLICATE_ROW' end as decided,
         null::varchar as kind, null::boolean as is_credit, null::boolean as is_reversal,
         null::timestamp as credited_at
@@ -37,7 +39,7 @@ today as (
     left join order_copies as c using (row_id)
     union all
     select
-        p.provider, 'payment', p.order_id, p.amount,
+        p.provider, 'payment', p.row_id, p.order_id, p.amount,
         case
             when p.is_copy then 'DUPLICATE_ROW'
             when p.kind = 'unknown' then 'UNKNOWN_TYPE'
@@ -49,7 +51,7 @@ today as (
     where p.landing_date = $run_date
     union all
     select
-        'billing', 'credit', c.order_id, c.amount,
+        'billing', 'credit', c.row_id, c.order_id, c.amount,
         case
             when c.is_copy then 'DUPLICATE_ROW'
             when c.result = 'failed' then 'FAILED_CREDIT'
@@ -61,6 +63,7 @@ today as (
 classified as (
     select
         t.source,
+        t.row_id,
         t.amount,
         case
             when t.decided is not null then t.decided
@@ -93,12 +96,19 @@ feedback as (
     select 'complaints', 'LOADED', count(*), 0::decimal(38, 2)
     from raw_complaints where landing_date = $run_date
 )
-select source, outcome, sum(rows)::bigint as rows, sum(amount) as amount
+select source, outcome, orphan_row_id, sum(rows)::bigint as rows, sum(amount) as amount
 from (
-    select source, outcome, count(*) as rows, sum(amount) as amount from classified group by source, outcome
+    select
+        source,
+        outcome,
+        case when outcome in ('ORPHAN_PAYMENT', 'ORPHAN_CREDIT') then row_id end as orphan_row_id,
+        count(*) as rows,
+        sum(amount) as amount
+    from classified
+    group by all
     union all
-    select source, outcome, rows, amount from single_orders
+    select source, outcome, null, rows, amount from single_orders
 )
-group by source, outcome
+group by source, outcome, orphan_row_id
 union all
-select source, outcome, rows, amount from feedback where rows > 0
+select source, outcome, null, rows, amount from feedback where rows > 0

@@ -3,6 +3,7 @@
 -- *stands* while no reversal names it; a reversal's order is that of the credit it cancels
 -- (stg_credit_reversals).
 select
+    c.rowid as row_id,  -- the raw row: an orphan is found once (row_outcomes) and read back by it
     c.credit_id,
     coalesce(c.order_id, cancelled.order_id) as order_id,
     c.msisdn,

@@ -5,6 +5,7 @@
 -- A refund names the payment it refunds by provider_txn_id; when the file does not give the
 -- original order id (UnionPay may not), it is taken from that payment (stg_refund_orders).
 select
+    r.rowid as row_id,  -- the raw row: an orphan is found once (row_outcomes) and read back by it
     r.provider,
     r.provider_txn_id,
     r.refund_id,

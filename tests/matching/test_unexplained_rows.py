@@ -56,6 +56,33 @@ class TestOrphanCredit:
         assert ledger.outcome("T1", on="2026-11-23") == "MATCHED"
         assert ledger.breaks(on="2026-11-24") == set()
 
+    def test_credit_after_midnight_for_an_order_no_file_knows_is_an_orphan_the_next_night(self, ledger):
+        # billing of the 24th holds a credit posted after midnight: its order may be in the
+        # orders file of the 25th, so it waits a night; that file does not have it
+        ledger.paid_and_credited("T1")
+        ledger.paid_and_credited("T2", at="2026-11-25 09:00:00")
+        ledger.credit("NOPE", amount="10.00", credit_id="C9", at="2026-11-25 00:30:00")
+        assert ledger.breaks(on="2026-11-24") == set()
+        pending = ledger.wh.rows("select rows, amount from outcome_totals where business_date = '2026-11-24' "
+                                 "and outcome = 'PENDING_NEXT_DAY'")
+        assert pending == [(1, Decimal("10.00"))]
+        assert ledger.breaks(on="2026-11-25") == {("ORPHAN_CREDIT", "C9")}
+        assert ledger.row("ORPHAN_CREDIT", on="2026-11-25")["credited_amount"] == Decimal("10.00")
+
+    def test_orphans_of_one_night_each_break_once(self, ledger):
+        # two orphans of each kind, and a copy of one of them re-delivered in another file
+        ledger.paid_and_credited("T1")
+        ledger.payment("GHOST1", amount="30.00", txn="W1", provider="wechatpay")
+        ledger.payment("GHOST2", amount="20.00", txn="W2", provider="wechatpay")
+        ledger.credit("NOPE1", amount="10.00", credit_id="C8", at="2026-11-24 12:00:00")
+        ledger.credit(None, amount="5.00", credit_id="C9", at="2026-11-24 12:00:00")
+        ledger.credit(None, amount="5.00", credit_id="C9", at="2026-11-24 12:00:00")  # the copy
+        assert ledger.breaks() == {("ORPHAN_PAYMENT", "wechatpay", "W1"), ("ORPHAN_PAYMENT", "wechatpay", "W2"),
+                                   ("ORPHAN_CREDIT", "C8"), ("ORPHAN_CREDIT", "C9")}
+        totals = dict(ledger.wh.rows("select outcome, rows from outcome_totals where business_date = '2026-11-24' "
+                                     "and source = 'billing'"))
+        assert totals["ORPHAN_CREDIT"] == 2 and totals["DUPLICATE_ROW"] == 1
+
     def test_suggested_for_a_missing_credit_never_applied(self, ledger):
         ledger.order("T1", status="paid", msisdn="13912345678").payment("T1", at="2026-11-24 10:00:00")
         ledger.credit(None, amount="50.00", credit_id="M1", msisdn="13912345678", at="2026-11-24 10:40:00")
