@@ -10,8 +10,7 @@ with today_orphans as (
     select c.*
     from stg_credits as c
     semi join (
-        select orphan_row_id as row_id from row_outcomes
-        where outcome = 'ORPHAN_CREDIT' and source = 'billing'
+        select orphan_row_id as row_id from row_outcomes where outcome = 'ORPHAN_CREDIT'  -- billing rows only
     ) as o using (row_id)
     where c.landing_date = $run_date
 ),

@@ -18,7 +18,6 @@ select
     null::decimal(18, 2) as delay_minutes
 from stg_payments as p
 semi join (
-    select orphan_row_id as row_id from row_outcomes
-    where outcome = 'ORPHAN_PAYMENT' and source <> 'billing'
+    select orphan_row_id as row_id from row_outcomes where outcome = 'ORPHAN_PAYMENT'  -- statement rows only
 ) as o using (row_id)
 where p.landing_date = $run_date

@@ -44,7 +44,7 @@ today as (
             when p.is_copy then 'DUPLICATE_ROW'
             when p.kind = 'unknown' then 'UNKNOWN_TYPE'
             when p.kind = 'void' then 'VOID'
-            when p.kind in ('payment', 'refund') and p.status <> 'success' then 'NOT_SUCCESSFUL'
+            when p.kind in ('payment', 'refund') and p.status is distinct from 'success' then 'NOT_SUCCESSFUL'
         end,
         p.kind, null, null, null
     from stg_payments as p

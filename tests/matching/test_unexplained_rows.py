@@ -91,6 +91,54 @@ class TestOrphanCredit:
         assert rows == [("M1", "T1", Decimal("1.0000"))]
 
 
+class TestOrphansByRawRow:
+    """Orphans are found once, by their raw row, in the pass that gives each row its outcome."""
+
+    def test_an_orphan_is_not_confused_with_the_other_ledgers_row_of_the_same_number(self, ledger):
+        # raw_payments: row 0 the orphan, row 1 T1's payment; raw_billing: row 0 T1's credit
+        # (matched), row 1 the orphan credit. Each orphan's row number is that of a matched row
+        # of the other ledger.
+        ledger.order("T1")
+        ledger.payment("GHOST", amount="30.00", txn="W1", provider="wechatpay")
+        ledger.payment("T1", txn="A1")
+        ledger.credit("T1", credit_id="K1")
+        ledger.credit("NOPE", amount="10.00", credit_id="C9", at="2026-11-24 12:00:00")
+        assert ledger.wh.rows("select rowid, provider_txn_id from raw_payments order by rowid") == [(0, "W1"), (1, "A1")]
+        assert ledger.wh.rows("select rowid, credit_id from raw_billing order by rowid") == [(0, "K1"), (1, "C9")]
+        assert ledger.breaks() == {("ORPHAN_PAYMENT", "wechatpay", "W1"), ("ORPHAN_CREDIT", "C9")}
+        assert ledger.outcome("T1") == "MATCHED"
+
+    def test_rows_of_unknown_orders_that_are_not_successful_payments_or_credits_are_no_orphans(self, ledger):
+        ledger.paid_and_credited("T1")
+        ledger.payment("GHOST", amount="30.00", txn="W1", provider="wechatpay")             # the one orphan payment
+        ledger.payment("GHOST", amount="30.00", txn="W1", provider="wechatpay",
+                       landing="2026-11-24")                                                 # its copy
+        ledger.payment("G2", amount="30.00", txn="W2", status="processing")
+        ledger.payment("G3", amount="30.00", txn="W3", status="failed")
+        ledger.payment("G4", amount="30.00", txn="W4", kind="void")
+        ledger.payment("G5", amount="30.00", txn="W5", kind="unknown")
+        ledger.refund("G6", amount="30.00", txn="W6")                                       # ORPHAN_REFUND: no break
+        ledger.credit("NOPE", amount="10.00", credit_id="C1", at="2026-11-24 12:00:00")     # the one orphan credit
+        ledger.credit("NOPE", amount="10.00", credit_id="C1", at="2026-11-24 12:00:00")     # its copy
+        ledger.credit("NOPE2", amount="10.00", credit_id="C2", result="failed")
+        ledger.credit("NOPE3", amount="-10.00", credit_id="C3", result="reversed")
+        ledger.credit(None, amount="-10.00", credit_id="C4", result="reversed")
+        ledger.credit("NOPE5", amount="10.00", credit_id="C5", at="2026-11-25 00:30:00")    # waits a night
+        assert ledger.breaks() == {("ORPHAN_PAYMENT", "wechatpay", "W1"), ("ORPHAN_CREDIT", "C1")}
+        totals = dict(((s, o), r) for s, o, r in ledger.wh.rows(
+            "select source, outcome, rows from outcome_totals where business_date = '2026-11-24'"))
+        assert totals[("wechatpay", "ORPHAN_PAYMENT")] == 1 and totals[("wechatpay", "DUPLICATE_ROW")] == 1
+        assert totals[("billing", "ORPHAN_CREDIT")] == 1 and totals[("billing", "PENDING_NEXT_DAY")] == 1
+        assert ledger.breaks(on="2026-11-25") >= {("ORPHAN_CREDIT", "C5")}
+
+    def test_a_payment_without_a_status_is_no_orphan(self, ledger):
+        # docs/MATCHING.md: ORPHAN_PAYMENT is a *successful* payment; is_success is null here.
+        # Parsers refuse a null status (cast to etl.schema.PAYMENTS), raw_payments does not.
+        ledger.paid_and_credited("T1")
+        ledger.payment("GHOST", amount="30.00", txn="W1", status=None)
+        assert ledger.breaks() == set()
+
+
 class TestFeeMismatch:
     """A statement fee that differs from amount × contracted rate, rounded half-up."""
 
