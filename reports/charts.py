@@ -96,8 +96,10 @@ def _format_axis(ax: plt.Axes, kind: str, which: str = "y") -> None:
 
 def _to_svg(fig: Figure, title: str) -> str:
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None},
-                bbox_inches="tight", pad_inches=0.05)
+    # Cropped to what is drawn, as bbox_inches="tight" would, but measured without drawing:
+    # "tight" draws the whole figure once to measure it and again to write it.
+    crop = fig.get_tightbbox(fig.canvas.get_renderer()).padded(0.05)
+    fig.savefig(buffer, format="svg", metadata={"Date": None, "Creator": None}, bbox_inches=crop)
     plt.close(fig)
     return inline_svg(buffer.getvalue(), title)
 
