@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # the pipeline imports this module while it runs
     from etl.pipeline import RunSummary
 
 log = logging.getLogger(__name__)
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 TEMPLATES = Path(__file__).with_name("templates")
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"  # written literally in base.html.j2
 PAGES = (("index", "Run"), ("finance", "Finance"), ("ops", "Ops queue"), ("product", "Product"))
@@ -97,7 +99,7 @@ def render_all(wh: Warehouse, business_date: date, folder: Path, summary: RunSum
         prod = product.context(marts, business_date)
         common = {
             "business_date": business_date,
-            "generated_at": datetime.now().strftime("%Y-%m-%d %H:%M:%S"),
+            "generated_at": datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),  # the footer says so
             "pages": PAGES,
         }
         pages = {

@@ -3,7 +3,9 @@ ground truth (<landing>/../ground_truth/): its canonical rows per source and dat
 expected breaks. Nothing here reads the warehouse."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+import re
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 from pathlib import Path
 
@@ -150,6 +152,14 @@ class TestSafety:
                 if path.suffix in (".html", ".csv"):
                     text = path.read_text("utf-8")
                     assert not [p for p in phones if p in text], path
+
+    def test_the_footer_tells_the_time_in_shanghai(self, run):
+        # the machine's clock may be UTC (it is in CI): the footer must not pass that off as Shanghai's
+        folder, _, _ = run
+        html = (folder / "index.html").read_text("utf-8")
+        stamp = re.search(r"Generated (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \(Asia/Shanghai\)", html).group(1)
+        generated = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+        assert timedelta(0) <= datetime.now(timezone.utc) - generated < timedelta(minutes=30)
 
     def test_generated_markup_in_comments_is_escaped(self, run):
         folder, _, _ = run
