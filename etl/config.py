@@ -15,11 +15,14 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
+from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 Provider = Literal["alipay", "wechatpay", "unionpay"]
 PROVIDERS: tuple[Provider, ...] = ("alipay", "wechatpay", "unionpay")
+# The business's clock: business dates, deadlines, and every time a run records or a report shows.
+SHANGHAI = ZoneInfo("Asia/Shanghai")
 INTERNAL_SOURCES = ("orders", "billing", "surveys", "complaints")
 
 

@@ -20,9 +20,8 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
-from zoneinfo import ZoneInfo
 
-from etl.config import Settings, load_settings, project_root
+from etl.config import SHANGHAI, Settings, load_settings, project_root
 from etl.privacy import mask_all_log_records
 
 # The DAG processor imports this module every time it parses the DAG files: the pipeline's
@@ -31,7 +30,6 @@ from etl.privacy import mask_all_log_records
 log = logging.getLogger(__name__)
 mask_all_log_records()  # task logs: phone numbers masked whatever module logs them
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Sources whose absence is a warning, not an error (landing.md): nothing to wait for.
 OPTIONAL_SOURCES = ("surveys", "complaints")
 # The daily DAG announces each published date on this Asset; the weekly DAG is scheduled on it.

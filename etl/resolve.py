@@ -12,12 +12,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
-from etl.config import Settings
+from etl.config import SHANGHAI, Settings
 from etl.warehouse import Warehouse
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 class ResolveError(ValueError):

@@ -14,11 +14,11 @@ from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from etl.config import SHANGHAI
 from etl.privacy import mask_text
 from etl.warehouse import Warehouse
 from reports import finance, ops, product
@@ -29,7 +29,6 @@ if TYPE_CHECKING:  # the pipeline imports this module while it runs
     from etl.pipeline import RunSummary
 
 log = logging.getLogger(__name__)
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 TEMPLATES = Path(__file__).with_name("templates")
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"  # written literally in base.html.j2
 PAGES = (("index", "Run"), ("finance", "Finance"), ("ops", "Ops queue"), ("product", "Product"))
@@ -54,7 +53,7 @@ def environment() -> Environment:
 
 def _run_context(summary: RunSummary, marts: Marts, fin: dict, ops_ctx: dict, prod: dict) -> dict:
     started = _parse_time(summary.started_at)
-    elapsed = (datetime.now() - started).total_seconds() if started else None
+    elapsed = (datetime.now() - started).total_seconds() if started else None  # both the machine's clock
     control = [dict(row) for row in summary.control_totals]
     for row in control:
         for key in ("amount_in", "amount_classified"):
