@@ -17,7 +17,6 @@ from etl.config import SHANGHAI, Settings
 from etl.warehouse import Warehouse
 
 
-
 class ResolveError(ValueError):
     pass
 
