@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import tomllib
+from datetime import datetime
 from decimal import Decimal
 from functools import cache
 from importlib import resources
@@ -23,6 +24,14 @@ Provider = Literal["alipay", "wechatpay", "unionpay"]
 PROVIDERS: tuple[Provider, ...] = ("alipay", "wechatpay", "unionpay")
 # The business's clock: business dates, deadlines, and every time a run records or a report shows.
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def shanghai_now() -> datetime:
+    """Now, as Asia/Shanghai wall time without a zone: how the ledgers state time, and how every
+    time we record (a run's start and end, a quarantine, a resolution) is stated."""
+    return datetime.now(SHANGHAI).replace(tzinfo=None)
+
+
 INTERNAL_SOURCES = ("orders", "billing", "surveys", "complaints")
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
-from etl.config import SHANGHAI, Settings
+from etl.config import Settings, shanghai_now
 from etl.warehouse import Warehouse
 
 
@@ -64,7 +64,7 @@ def resolve_breaks(settings: Settings, items: list[tuple[str, str]], by: str,
                    effective_date: date | None = None, action: str = "resolve") -> list[Resolution]:
     if not by.strip():
         raise ResolveError("--by must name who resolves")
-    now = datetime.now(SHANGHAI).replace(tzinfo=None, microsecond=0)
+    now = shanghai_now().replace(microsecond=0)
     effective = effective_date or now.date()
     want_status = "open" if action == "resolve" else "resolved"
     done: list[Resolution] = []

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from etl.config import SHANGHAI
+from etl.config import shanghai_now
 from etl.privacy import mask_text
 from etl.warehouse import Warehouse
 from reports import finance, ops, product
@@ -53,7 +53,7 @@ def environment() -> Environment:
 
 def _run_context(summary: RunSummary, marts: Marts, fin: dict, ops_ctx: dict, prod: dict) -> dict:
     started = _parse_time(summary.started_at)
-    elapsed = (datetime.now() - started).total_seconds() if started else None  # both the machine's clock
+    elapsed = (shanghai_now() - started).total_seconds() if started else None
     control = [dict(row) for row in summary.control_totals]
     for row in control:
         for key in ("amount_in", "amount_classified"):
@@ -98,7 +98,7 @@ def render_all(wh: Warehouse, business_date: date, folder: Path, summary: RunSum
         prod = product.context(marts, business_date)
         common = {
             "business_date": business_date,
-            "generated_at": datetime.now(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),  # the footer says so
+            "generated_at": shanghai_now().strftime("%Y-%m-%d %H:%M:%S"),
             "pages": PAGES,
         }
         pages = {

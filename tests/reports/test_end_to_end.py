@@ -3,6 +3,7 @@ ground truth (<landing>/../ground_truth/): its canonical rows per source and dat
 expected breaks. Nothing here reads the warehouse."""
 from __future__ import annotations
 
+import json
 import re
 from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
@@ -153,13 +154,20 @@ class TestSafety:
                     text = path.read_text("utf-8")
                     assert not [p for p in phones if p in text], path
 
-    def test_the_footer_tells_the_time_in_shanghai(self, run):
-        # the machine's clock may be UTC (it is in CI): the footer must not pass that off as Shanghai's
+    def test_times_are_told_in_shanghai(self, run):
+        # the machine's clock may be UTC (it is in CI): no time may pass that off as Shanghai's
         folder, _, _ = run
         html = (folder / "index.html").read_text("utf-8")
-        stamp = re.search(r"Generated (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) \(Asia/Shanghai\)", html).group(1)
-        generated = datetime.strptime(stamp, "%Y-%m-%d %H:%M:%S").replace(tzinfo=ZoneInfo("Asia/Shanghai"))
-        assert timedelta(0) <= datetime.now(timezone.utc) - generated < timedelta(minutes=30)
+        summary = json.loads((folder / "run_summary.json").read_text("utf-8"))
+        shown = {
+            "generated": re.search(r"Generated (\S+ \S+) \(Asia/Shanghai\)", html).group(1),
+            "started": re.search(r"Started \(Asia/Shanghai\)</th><td>([^<]+)</td>", html).group(1),
+            "summary started": summary["started_at"],
+            "summary finished": summary["finished_at"],
+        }
+        for what, stamp in shown.items():
+            at = datetime.fromisoformat(stamp).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+            assert timedelta(0) <= datetime.now(timezone.utc) - at < timedelta(minutes=30), (what, stamp)
 
     def test_generated_markup_in_comments_is_escaped(self, run):
         folder, _, _ = run
