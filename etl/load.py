@@ -10,7 +10,7 @@ import logging
 from dataclasses import dataclass, field
 from datetime import date
 
-from etl.config import Settings
+from etl.config import Settings, shanghai_now
 from etl.ingest.stage import SourceManifest
 from etl.quarantine import QuarantinedFile, quarantine
 from etl.redelivery import insert_flagged
@@ -65,9 +65,9 @@ def load_date(wh: Warehouse, settings: Settings, landing_date: date, manifests: 
                             manifest.source, cause))
                     continue
                 wh.execute(
-                    "insert into loaded_files values ($h, $d, $s, $f, $n, current_timestamp::timestamp)",
+                    "insert into loaded_files values ($h, $d, $s, $f, $n, $at)",
                     {"h": staged.file_hash, "d": landing_date, "s": manifest.source,
-                     "f": staged.source_file, "n": staged.rows})
+                     "f": staged.source_file, "n": staged.rows, "at": shanghai_now()})
                 if staged.totals is not None:
                     wh.execute(
                         "insert into statement_totals values ($d, $s, $f, $h, "
@@ -97,7 +97,7 @@ def load_date(wh: Warehouse, settings: Settings, landing_date: date, manifests: 
 
 def _log_quarantine(wh: Warehouse, q: QuarantinedFile) -> None:
     wh.execute(
-        "insert into quarantine_log select $d, $s, $f, $qp, $r, $l, current_timestamp::timestamp "
+        "insert into quarantine_log select $d, $s, $f, $qp, $r, $l, $at "
         "where not exists (select 1 from quarantine_log where landing_date = $d and source = $s and source_file = $f)",
         {"d": q.landing_date, "s": q.source, "f": q.source_file, "qp": q.quarantine_path, "r": q.reason,
-         "l": q.line})
+         "l": q.line, "at": shanghai_now()})

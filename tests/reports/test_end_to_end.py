@@ -1,6 +1,6 @@
 """`recon generate` → `run_dates` → the reports, checked against pandas over the generator's
 ground truth (<landing>/../ground_truth/): its canonical rows per source and date and its
-expected breaks. Nothing here reads the warehouse."""
+expected breaks. No figure here is read from the warehouse (one test reads when files were loaded)."""
 from __future__ import annotations
 
 import json
@@ -156,7 +156,7 @@ class TestSafety:
 
     def test_times_are_told_in_shanghai(self, run):
         # the machine's clock may be UTC (it is in CI): no time may pass that off as Shanghai's
-        folder, _, _ = run
+        folder, _, settings = run
         html = (folder / "index.html").read_text("utf-8")
         summary = json.loads((folder / "run_summary.json").read_text("utf-8"))
         shown = {
@@ -165,6 +165,9 @@ class TestSafety:
             "summary started": summary["started_at"],
             "summary finished": summary["finished_at"],
         }
+        import duckdb  # read only, after the run: when each file was loaded
+        with duckdb.connect(str(settings.paths.warehouse), read_only=True) as con:
+            shown["file loaded"] = str(con.execute("select max(loaded_at) from loaded_files").fetchone()[0])
         for what, stamp in shown.items():
             at = datetime.fromisoformat(stamp).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
             assert timedelta(0) <= datetime.now(timezone.utc) - at < timedelta(minutes=30), (what, stamp)
