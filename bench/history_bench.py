@@ -20,10 +20,11 @@ from pathlib import Path
 
 from run_bench import ROOT, cpu_model
 
-# the match models whose cost depended on the history before it was bounded (docs/PERFORMANCE.md)
+# the match models whose cost depended on the history before it was bounded (docs/PERFORMANCE.md),
+# and row_outcomes, which finds the orphans since the sixth stop
 WATCHED = ("matching/int_order_eval", "staging/stg_orders_repeated", "staging/stg_payment_copies",
            "staging/stg_credit_copies", "outcomes/order_breaks", "outcomes/orphan_payments",
-           "outcomes/orphan_credits")
+           "outcomes/orphan_credits", "outcomes/row_outcomes")
 
 
 def main() -> None:
