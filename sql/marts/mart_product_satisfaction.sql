@@ -11,14 +11,23 @@ with surveys as (
     where landing_date between $week_start and $business_date
     qualify row_number() over (partition by response_id order by landing_date, source_file, source_line) = 1
 ),
+-- the orders the week's answers name, each once: its latest own-run evaluation of the window
+-- (an order judged again after a backfill moved its order date has two)
 orders as (
-    select
-        order_id,
-        coalesce(channel, '(none)') as channel,
-        coalesce(product_type, '(none)') as product_type
-    from order_eval
-    where business_date = order_date
-      and order_date between $window_start and $business_date
+    select order_id, latest.channel, latest.product_type
+    from (
+        select
+            order_id,
+            arg_max({'channel': coalesce(channel, '(none)'), 'product_type': coalesce(product_type, '(none)')},
+                    business_date) as latest
+        from order_eval
+        semi join (
+            select order_id from raw_surveys where landing_date between $week_start and $business_date
+        ) as named using (order_id)
+        where business_date = order_date
+          and order_date between $window_start and $business_date
+        group by order_id
+    )
 ),
 answers as (
     select

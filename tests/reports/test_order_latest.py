@@ -65,3 +65,35 @@ def test_an_order_moved_by_a_reload_that_was_not_matched_again_is_counted_once(w
     ledger.order("X", at="2026-11-25 10:00:00").payment("X", at="2026-11-25 10:00:05")
     ledger.run(date(2026, 11, 25))
     assert set(latest(wh)) == {"X"}
+
+
+# The marts that look up the order a survey answer is about take each order once, too.
+
+def answer(wh: Warehouse, response_id: str, order_id: str, csat: int, comment: str | None = None) -> None:
+    wh.execute("insert into raw_surveys (response_id, order_id, submitted_at, csat, nps, comment, source_line, "
+               "source_file, landing_date) values ($r, $o, '2026-11-26 09:00:00', $c, 9, $t, 1, 's.csv', $d)",
+               {"r": response_id, "o": order_id, "c": csat, "t": comment, "d": DAY})
+
+
+def test_an_answer_about_an_order_judged_twice_counts_once(wh):
+    # A judged on the 25th, then again on the 24th after a backfill moved its order date
+    evaluate(wh, "A", "2026-11-25", "2026-11-25", 1)
+    evaluate(wh, "A", "2026-11-24", "2026-11-24", 1)
+    wh.execute("update order_eval set channel = 'app', product_type = 'call', delay_minutes = 1, sla_minutes = 30")
+    answer(wh, "R1", "A", 5, "quick")
+    wh.model("marts/mart_product_satisfaction", parameters(DAY))
+    assert wh.rows("select value, responses from mart_product_satisfaction order by dimension, value") == [
+        ("app", 1), ("call", 1), ("total", 1)]
+    wh.model("marts/mart_product_comments", parameters(DAY))
+    assert wh.rows("select response_id, channel, is_late from mart_product_comments") == [("R1", "app", False)]
+
+
+def test_an_answer_takes_the_orders_latest_fields(wh):
+    # re-delivered with another channel: the latest of its own-run evaluations tells
+    evaluate(wh, "A", "2026-11-24", "2026-11-24", 1)
+    evaluate(wh, "A", "2026-11-25", "2026-11-25", 1)
+    wh.execute("update order_eval set channel = case when business_date = '2026-11-24' then 'web' else 'app' end, "
+               "product_type = 'call', delay_minutes = 1, sla_minutes = 30")
+    answer(wh, "R1", "A", 5, "quick")
+    wh.model("marts/mart_product_comments", parameters(DAY))
+    assert wh.rows("select channel from mart_product_comments") == [("app",)]
