@@ -32,6 +32,7 @@ def parameters(business_date: date) -> dict[str, Any]:
 DEPENDS_ON = {
     "mart_product_daily": ("mart_order_latest",),
     "mart_product_late_vs_ontime": ("mart_order_latest",),
+    "mart_product_complaints": ("mart_order_latest",),
 }
 
 

@@ -18,13 +18,14 @@ tickets as (
     where landing_date between $week_start and $business_date
     qualify row_number() over (partition by ticket_id order by landing_date, source_file, source_line) = 1
 ),
+-- each order once, on its order date as its latest evaluation has it (an order judged again
+-- after a backfill moved its order date has two evaluations)
 order_counts as (
     select
         count(*) filter (where order_date = $business_date) as orders_day,
         count(*) as orders_week
-    from order_eval
-    where business_date = order_date
-      and order_date between $week_start and $business_date
+    from mart_order_latest
+    where order_date between $week_start and $business_date
 ),
 per_category as (
     select

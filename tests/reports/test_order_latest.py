@@ -9,7 +9,7 @@ import pytest
 
 from etl.config import load_settings
 from etl.warehouse import Warehouse
-from reports.marts import parameters
+from reports.marts import Marts, parameters
 from tests.matching.conftest import Ledger
 
 DAY = date(2026, 11, 26)
@@ -97,3 +97,12 @@ def test_an_answer_takes_the_orders_latest_fields(wh):
     answer(wh, "R1", "A", 5, "quick")
     wh.model("marts/mart_product_comments", parameters(DAY))
     assert wh.rows("select channel from mart_product_comments") == [("app",)]
+
+
+def test_complaints_per_order_count_an_order_judged_twice_once(wh):
+    evaluate(wh, "A", "2026-11-25", "2026-11-25", 1)
+    evaluate(wh, "A", "2026-11-24", "2026-11-24", 1)  # judged again after a backfill moved its date
+    evaluate(wh, "B", "2026-11-26", "2026-11-26", 1)
+    marts = Marts(wh, DAY)
+    rows = marts.rows("mart_product_complaints")
+    assert {(r["orders_day"], r["orders_week"]) for r in rows} == {(1, 2)}
