@@ -32,6 +32,22 @@ def shanghai_now() -> datetime:
     return datetime.now(SHANGHAI).replace(tzinfo=None)
 
 
+def shanghai_stamp() -> str:
+    """Now, to the second, with its offset (2026-11-25T02:13:05+08:00): how a run summary
+    records its times, so that a reader never has to guess the clock."""
+    return datetime.now(SHANGHAI).isoformat(timespec="seconds")
+
+
+def shanghai_wall(stamp: str | None) -> datetime | None:
+    """A recorded time as Shanghai wall time. A stamp without an offset was written before
+    stamps carried one, on the machine's clock; anything unreadable is None."""
+    try:
+        at = datetime.fromisoformat(stamp) if stamp else None
+    except ValueError:
+        return None
+    return at.astimezone(SHANGHAI).replace(tzinfo=None) if at else None
+
+
 INTERNAL_SOURCES = ("orders", "billing", "surveys", "complaints")
 
 

@@ -22,7 +22,7 @@ from datetime import date
 from pathlib import Path
 from typing import Callable, Iterator
 
-from etl.config import Settings, shanghai_now
+from etl.config import Settings, shanghai_now, shanghai_stamp, shanghai_wall
 from etl.export import write_breaks
 from etl.failpoints import failpoint
 from etl.ingest.base import configure_parsing
@@ -46,7 +46,7 @@ class RunError(RuntimeError):
 class RunSummary:
     business_date: date
     status: str = "running"
-    started_at: str = field(default_factory=lambda: shanghai_now().isoformat(timespec="seconds"))
+    started_at: str = field(default_factory=shanghai_stamp)
     finished_at: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     files_loaded: list[dict] = field(default_factory=list)
@@ -239,7 +239,7 @@ def write_outputs(settings: Settings, wh: Warehouse, business_date: date, summar
                 render_all(wh, business_date, tmp, summary)
         failpoint("before_publish")
         summary.status = "ok"
-        summary.finished_at = shanghai_now().isoformat(timespec="seconds")
+        summary.finished_at = shanghai_stamp()
         summary.peak_rss_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # KiB on Linux
         summary.outputs = sorted(p.name for p in tmp.iterdir()) + ["run_summary.json"]
         (tmp / "run_summary.json").write_text(summary.as_json(), "utf-8")
@@ -286,7 +286,7 @@ def render_and_publish(settings: Settings, business_date: date, progress: Progre
         with wh.transaction():
             wh.execute("delete from run_log where business_date = $d", {"d": business_date})
             wh.execute("insert into run_log values ($d, $s::timestamp, $f::timestamp, 'ok', $j)",
-                       {"d": business_date, "s": summary.started_at, "f": shanghai_now(), "j": summary.as_json()})
+                       {"d": business_date, "s": shanghai_wall(summary.started_at), "f": shanghai_now(), "j": summary.as_json()})
     return final
 
 

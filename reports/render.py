@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
-from etl.config import shanghai_now
+from etl.config import shanghai_now, shanghai_wall
 from etl.privacy import mask_text
 from etl.warehouse import Warehouse
 from reports import finance, ops, product
@@ -52,7 +52,7 @@ def environment() -> Environment:
 
 
 def _run_context(summary: RunSummary, marts: Marts, fin: dict, ops_ctx: dict, prod: dict) -> dict:
-    started = _parse_time(summary.started_at)
+    started = shanghai_wall(summary.started_at)
     elapsed = (shanghai_now() - started).total_seconds() if started else None
     control = [dict(row) for row in summary.control_totals]
     for row in control:
@@ -67,6 +67,7 @@ def _run_context(summary: RunSummary, marts: Marts, fin: dict, ops_ctx: dict, pr
         "control_totals": control,
         "all_balanced": all(row.get("balanced") for row in control),
         "timings": summary.timings,
+        "started_at": started,
         "elapsed_seconds": elapsed,
         "breaks_by_type": summary.breaks_by_type,
         "other_dates": [d for (d,) in marts.wh.rows(
@@ -76,13 +77,6 @@ def _run_context(summary: RunSummary, marts: Marts, fin: dict, ops_ctx: dict, pr
         "ops": ops_ctx,
         "prod": prod,
     }
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    try:
-        return datetime.fromisoformat(text) if text else None
-    except ValueError:
-        return None
 
 
 def render_all(wh: Warehouse, business_date: date, folder: Path, summary: RunSummary) -> list[Path]:

@@ -168,6 +168,7 @@ class TestSafety:
         import duckdb  # read only, after the run: when each file was loaded
         with duckdb.connect(str(settings.paths.warehouse), read_only=True) as con:
             shown["file loaded"] = str(con.execute("select max(loaded_at) from loaded_files").fetchone()[0])
+        assert summary["started_at"].endswith("+08:00"), summary["started_at"]  # says which clock
         for what, stamp in shown.items():
             at = datetime.fromisoformat(stamp).replace(tzinfo=ZoneInfo("Asia/Shanghai"))
             assert timedelta(0) <= datetime.now(timezone.utc) - at < timedelta(minutes=30), (what, stamp)
