@@ -286,7 +286,8 @@ def render_and_publish(settings: Settings, business_date: date, progress: Progre
         with wh.transaction():
             wh.execute("delete from run_log where business_date = $d", {"d": business_date})
             wh.execute("insert into run_log values ($d, $s::timestamp, $f::timestamp, 'ok', $j)",
-                       {"d": business_date, "s": shanghai_wall(summary.started_at), "f": shanghai_now(), "j": summary.as_json()})
+                       {"d": business_date, "s": shanghai_wall(summary.started_at), "f": shanghai_now(),
+                        "j": summary.as_json()})
     return final
 
 
