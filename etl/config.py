@@ -27,14 +27,15 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 def shanghai_now() -> datetime:
-    """Now, as Asia/Shanghai wall time without a zone: how the ledgers state time, and how every
-    time we record (a run's start and end, a quarantine, a resolution) is stated."""
+    """Now, as Asia/Shanghai wall time without a zone: how the ledgers state time, and how the
+    warehouse's TIMESTAMP columns hold the times we record (a file loaded, a run, a resolution)."""
     return datetime.now(SHANGHAI).replace(tzinfo=None)
 
 
 def shanghai_stamp() -> str:
-    """Now, to the second, with its offset (2026-11-25T02:13:05+08:00): how a run summary
-    records its times, so that a reader never has to guess the clock."""
+    """Now, to the second, with its offset (2026-11-25T02:13:05+08:00): how the files we write
+    (run summaries, quarantine reasons, the run lock) state a time, so a reader never guesses the
+    clock. The warehouse's TIMESTAMP columns hold shanghai_now()."""
     return datetime.now(SHANGHAI).isoformat(timespec="seconds")
 
 

@@ -107,7 +107,7 @@ def run_lock(settings: Settings) -> Iterator[None]:
                            "wait for it to finish, then run again") from None
         fh.seek(0)
         fh.truncate()
-        fh.write(f"pid {os.getpid()} since {shanghai_now().isoformat(timespec='seconds')} Asia/Shanghai")
+        fh.write(f"pid {os.getpid()} since {shanghai_stamp()}")
         fh.flush()
         _held_locks[lock_path] = 1
         try:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from pathlib import Path
 
-from etl.config import shanghai_now
+from etl.config import shanghai_stamp
 from etl.ingest.base import ParseError
 from etl.privacy import mask_text
 
@@ -109,7 +109,7 @@ def quarantine(path: Path, landing: Path, quarantine_root: Path, landing_date: d
     )
     reason_file = target.with_name(target.name + ".reason.json")
     tmp = reason_file.with_name(reason_file.name + ".tmp")
-    tmp.write_text(json.dumps({**record.as_json(), "quarantined_at": shanghai_now().isoformat(timespec="seconds")},
+    tmp.write_text(json.dumps({**record.as_json(), "quarantined_at": shanghai_stamp()},
                               ensure_ascii=False, indent=2), "utf-8")
     os.replace(tmp, reason_file)
     shutil.move(str(path), target)
