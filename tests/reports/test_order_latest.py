@@ -106,3 +106,26 @@ def test_complaints_per_order_count_an_order_judged_twice_once(wh):
     marts = Marts(wh, DAY)
     rows = marts.rows("mart_product_complaints")
     assert {(r["orders_day"], r["orders_week"]) for r in rows} == {(1, 2)}
+
+
+def test_an_answer_takes_the_orders_own_run_not_a_re_check_nor_a_later_run(wh):
+    evaluate(wh, "A", "2026-11-20", "2026-11-20", 0)
+    evaluate(wh, "A", "2026-11-25", "2026-11-20", 1)  # re-checked
+    evaluate(wh, "A", "2026-11-27", "2026-11-27", 1)  # after the report's date
+    wh.execute("update order_eval set channel = case business_date when '2026-11-20' then 'own' "
+               "when '2026-11-25' then 'recheck' else 'later' end")
+    answer(wh, "R1", "A", 5, "quick")
+    wh.model("marts/mart_product_satisfaction", parameters(DAY))
+    assert ("channel", "own", 1) in wh.rows("select dimension, value, responses from mart_product_satisfaction")
+    wh.model("marts/mart_product_comments", parameters(DAY))
+    assert wh.rows("select channel from mart_product_comments") == [("own",)]
+
+
+def test_complaints_per_order_count_an_order_only_a_re_check_judged(wh):
+    # the 24th's run missed A (its file came late), a row of the 25th named it: it is an order
+    # of the 24th, as the daily trend counts it
+    evaluate(wh, "A", "2026-11-25", "2026-11-24", 1)
+    evaluate(wh, "B", "2026-11-26", "2026-11-26", 1)
+    evaluate(wh, "C", "2026-11-27", "2026-11-27", 1)  # after the report's date
+    rows = Marts(wh, DAY).rows("mart_product_complaints")
+    assert {(r["orders_day"], r["orders_week"]) for r in rows} == {(1, 2)}
