@@ -16,7 +16,7 @@ from typing import Any, Iterator
 
 import duckdb
 
-from etl.config import Settings, project_root
+from etl.config import Settings, project_root, shanghai_now
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +66,13 @@ class Warehouse:
                 "Only one process may write the warehouse at a time."
             ) from exc
         if not read_only:
+            known = {t for (t,) in self.con.execute(
+                "select table_name from duckdb_tables() where database_name = current_database()").fetchall()}
+            self.con.execute("begin transaction")
             self.con.execute(read_sql("warehouse/schema"))
+            if "order_eval" in known and "withdrawn_orders" not in known:  # made before it: once
+                self.run_file("warehouse/withdrawn_orders_backfill", {"at": shanghai_now()})
+            self.con.execute("commit")
 
     def close(self) -> None:
         self.con.close()

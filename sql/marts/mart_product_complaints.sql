@@ -19,12 +19,12 @@ tickets as (
     qualify row_number() over (partition by ticket_id order by landing_date, source_file, source_line) = 1
 ),
 -- each order once, on its order date as its latest evaluation has it (an order judged again
--- after a backfill moved its order date has two evaluations)
+-- after a backfill moved its order date has two evaluations): mart_order_days
 order_counts as (
     select
-        count(*) filter (where order_date = $business_date) as orders_day,
-        count(*) as orders_week
-    from mart_order_latest
+        coalesce(sum(orders) filter (where order_date = $business_date), 0)::bigint as orders_day,
+        coalesce(sum(orders), 0)::bigint as orders_week
+    from mart_order_days
     where order_date between $week_start and $business_date
 ),
 per_category as (

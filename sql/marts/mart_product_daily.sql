@@ -1,22 +1,51 @@
 -- mart_product_daily: one row per day from $window_start to $business_date: orders, GMV,
 -- success and late-credit rates, time to credit, survey scores and complaints. Each order
--- counts on its order date, as its latest evaluation has it (mart_order_latest).
+-- counts on its order date, as its latest evaluation has it (mart_order_days).
 with days as (
     select range::date as day
     from range($window_start::date, $business_date::date + 1, interval 1 day)
 ),
+-- the percentiles of each day's delays to credit, read off mart_order_days' histogram with
+-- quantile_cont's definition: of n delays in order, the one at 0-based position (n − 1)·q,
+-- interpolated between its neighbours when that position is not whole
+delay_ranks as (
+    select
+        order_date as day,
+        delay_minutes::double as delay,
+        sum(orders) over (partition by order_date order by delay_minutes rows unbounded preceding) as through,
+        sum(orders) over (partition by order_date) as credited
+    from mart_order_days
+    where credit_timing like 'credited%' and delay_minutes is not null
+),
+positions as (
+    select
+        day,
+        q.quantile,
+        (credited - 1) * q.quantile as position,
+        min(delay) filter (where through > floor((credited - 1) * q.quantile)) as below,
+        min(delay) filter (where through > ceil((credited - 1) * q.quantile)) as above
+    from delay_ranks
+    cross join (values (0.50::double), (0.95::double), (0.99::double)) as q(quantile)
+    group by day, q.quantile, credited
+),
+percentiles as (
+    select
+        day,
+        any_value(below + (above - below) * (position - floor(position))) filter (where quantile = 0.50) as p50_minutes,
+        any_value(below + (above - below) * (position - floor(position))) filter (where quantile = 0.95) as p95_minutes,
+        any_value(below + (above - below) * (position - floor(position))) filter (where quantile = 0.99) as p99_minutes
+    from positions
+    group by day
+),
 order_days as (
     select
         order_date as day,
-        count(*) as orders,
-        count(*) filter (where n_payments > 0) as paid_orders,
-        coalesce(sum(pay_amount) filter (where n_payments > 0), 0) as gmv,
-        count(*) filter (where net_paid > 0 and n_credits > 0) as credited_orders,
-        count(*) filter (where net_paid > 0 and n_credits > 0 and delay_minutes > sla_minutes) as late_orders,
-        quantile_cont(delay_minutes::double, 0.50) filter (where net_paid > 0 and n_credits > 0) as p50_minutes,
-        quantile_cont(delay_minutes::double, 0.95) filter (where net_paid > 0 and n_credits > 0) as p95_minutes,
-        quantile_cont(delay_minutes::double, 0.99) filter (where net_paid > 0 and n_credits > 0) as p99_minutes
-    from mart_order_latest
+        sum(orders)::bigint as orders,
+        sum(paid_orders)::bigint as paid_orders,
+        coalesce(sum(gmv), 0) as gmv,
+        coalesce(sum(orders) filter (where credit_timing like 'credited%'), 0)::bigint as credited_orders,
+        coalesce(sum(orders) filter (where credit_timing = 'credited late'), 0)::bigint as late_orders
+    from mart_order_days
     group by order_date
 ),
 surveys as (
@@ -64,9 +93,9 @@ select
     coalesce(o.late_orders, 0) as late_orders,
     o.credited_orders / nullif(o.paid_orders, 0) as success_rate,
     o.late_orders / nullif(o.credited_orders, 0) as late_rate,
-    o.p50_minutes,
-    o.p95_minutes,
-    o.p99_minutes,
+    p.p50_minutes,
+    p.p95_minutes,
+    p.p99_minutes,
     coalesce(s.responses, 0) as responses,
     coalesce(s.csat_responses, 0) as csat_responses,
     coalesce(s.csat_sum, 0) as csat_sum,
@@ -79,6 +108,7 @@ select
     10000.0 * c.complaints / nullif(o.orders, 0) as complaints_per_10k
 from days as d
 left join order_days as o using (day)
+left join percentiles as p using (day)
 left join survey_days as s using (day)
 left join complaint_days as c using (day)
 order by d.day

@@ -1,6 +1,7 @@
 -- mart_product_late_vs_ontime: do late credits cost satisfaction? Survey answers and
 -- complaints received in the 7 days $week_start to $business_date, by how the order they are
--- about was served, as its latest evaluation has it (mart_order_latest).
+-- about was served, as its latest evaluation has it (mart_order_days, and the same rule for the
+-- orders named).
 with classes(class_order, credit_timing) as (
     values
         (1, 'credited on time'),
@@ -24,25 +25,18 @@ complaints as (
     where landing_date between $week_start and $business_date
     qualify row_number() over (partition by ticket_id order by landing_date, source_file, source_line) = 1
 ),
--- every order of the window as its latest evaluation has it, with how it was served
-latest as not materialized (
+-- the orders an answer or a ticket of the week names (the week's, or older ones), each as its
+-- latest evaluation of the window has it: only these are looked up, not every order of the
+-- window (10M a day)
+named as materialized (
     select
         order_id,
-        order_date,
-        case
-            when net_paid > 0 and n_credits > 0 and delay_minutes > sla_minutes then 'credited late'
-            when net_paid > 0 and n_credits > 0 then 'credited on time'
-            when n_payments > 0 then 'paid, not credited'
-            else 'unpaid'
-        end as credit_timing
-    from mart_order_latest
-),
--- the orders an answer or a ticket of the week names (the week's, or older ones): only these
--- are looked up, not every order of the week (10M a day)
-named as materialized (
-    select l.order_id, l.credit_timing
-    from latest as l
+        credit_timing(net_paid, n_credits, n_payments, delay_minutes, sla_minutes) as credit_timing
+    from order_eval
     semi join (select order_id from surveys union select order_id from complaints) as w using (order_id)
+    where business_date between order_date and $business_date
+      and order_date between $window_start and $business_date
+    qualify row_number() over (partition by order_id order by business_date desc) = 1
 ),
 answers as (
     select
@@ -67,8 +61,8 @@ complained as (
     group by all
 ),
 week_orders as (
-    select credit_timing, count(*) as orders
-    from latest
+    select credit_timing, sum(orders)::bigint as orders
+    from mart_order_days
     where order_date between $week_start and $business_date
     group by credit_timing
 )

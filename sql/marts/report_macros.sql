@@ -41,4 +41,13 @@ create or replace temp macro money_side(difference) as
         when difference > 0 then 'long'
         when difference < 0 then 'short'
         else 'none'
-    end
+    end;
+
+-- how an order was served, as an evaluation of it has it: the classes of late against on-time
+create or replace temp macro credit_timing(net_paid, n_credits, n_payments, delay_minutes, sla_minutes) as
+    case
+        when net_paid > 0 and n_credits > 0 and delay_minutes > sla_minutes then 'credited late'
+        when net_paid > 0 and n_credits > 0 then 'credited on time'
+        when n_payments > 0 then 'paid, not credited'
+        else 'unpaid'
+    end;

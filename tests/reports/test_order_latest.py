@@ -1,13 +1,15 @@
-"""mart_order_latest: each order of the window once, as its latest evaluation has it, whatever
-runs evaluated it (its own, a later re-check, or its own again after a backfill moved its order
-date)."""
+"""order_latest: each order of the window once, as its latest evaluation has it, whatever runs
+evaluated it (its own, a later re-check, or its own again after a backfill moved its order date
+or a reload took it out of a date's file)."""
 from __future__ import annotations
 
+import shutil
 from datetime import date
 
 import pytest
 
 from etl.config import load_settings
+from etl.redelivery import flag_unmarked
 from etl.warehouse import Warehouse
 from reports.marts import Marts, parameters
 from tests.matching.conftest import Ledger
@@ -27,9 +29,18 @@ def evaluate(wh: Warehouse, order_id: str, business_date: str, order_date: str, 
                {"b": business_date, "o": order_id, "d": order_date, "c": n_credits})
 
 
+def delivered(wh: Warehouse, order_id: str, *landing_dates: str) -> None:
+    """The order's rows in the orders files of ``landing_dates``, flagged as the load flags them."""
+    ledger = Ledger(wh)
+    for day in landing_dates:
+        ledger.order(order_id, at=f"{day} 10:00:00")
+    flag_unmarked(wh)
+
+
 def latest(wh: Warehouse) -> dict[str, tuple[date, int]]:
-    wh.model("marts/mart_order_latest", parameters(DAY))
-    rows = wh.rows("select order_id, order_date, n_credits from mart_order_latest order by order_id")
+    wh.run_file("marts/order_latest", {})
+    rows = wh.execute("select order_id, order_date, n_credits from order_latest($first, $last) order by order_id",
+                      {"first": parameters(DAY)["window_start"], "last": DAY}).fetchall()
     assert len(rows) == len({r[0] for r in rows}), f"an order counted twice: {rows}"
     return {o: (d, n) for o, d, n in rows}
 
@@ -49,22 +60,11 @@ def test_a_later_re_check_wins(wh):
 def test_an_order_judged_again_after_a_backfill_moved_its_date_is_counted_once(wh):
     # first seen in the 25th's file and run; then a late file of the 24th also held it, and the
     # 24th was run again: each run judged it in its own order date
+    delivered(wh, "A", "2026-11-24", "2026-11-25")
     evaluate(wh, "A", "2026-11-25", "2026-11-25", 1)
     evaluate(wh, "A", "2026-11-24", "2026-11-24", 0)
     evaluate(wh, "B", "2026-11-26", "2026-11-26", 1)
     assert latest(wh) == {"A": (date(2026, 11, 25), 1), "B": (date(2026, 11, 26), 1)}
-
-
-def test_an_order_moved_by_a_reload_that_was_not_matched_again_is_counted_once(wh):
-    # X was in the 24th's file and judged there; the 24th was then loaded again without it (its
-    # match not run again: `recon ingest`, or a match that failed), and the 25th's file holds X
-    ledger = Ledger(wh)
-    ledger.order("X", at="2026-11-24 10:00:00").payment("X", at="2026-11-24 10:00:05")
-    ledger.run(date(2026, 11, 24))
-    wh.execute("delete from raw_orders where order_id = 'X'")
-    ledger.order("X", at="2026-11-25 10:00:00").payment("X", at="2026-11-25 10:00:05")
-    ledger.run(date(2026, 11, 25))
-    assert set(latest(wh)) == {"X"}
 
 
 # The marts that look up the order a survey answer is about take each order once, too.
@@ -77,6 +77,7 @@ def answer(wh: Warehouse, response_id: str, order_id: str, csat: int, comment: s
 
 def test_an_answer_about_an_order_judged_twice_counts_once(wh):
     # A judged on the 25th, then again on the 24th after a backfill moved its order date
+    delivered(wh, "A", "2026-11-24", "2026-11-25")
     evaluate(wh, "A", "2026-11-25", "2026-11-25", 1)
     evaluate(wh, "A", "2026-11-24", "2026-11-24", 1)
     wh.execute("update order_eval set channel = 'app', product_type = 'call', delay_minutes = 1, sla_minutes = 30")
@@ -100,6 +101,7 @@ def test_an_answer_takes_the_orders_latest_fields(wh):
 
 
 def test_complaints_per_order_count_an_order_judged_twice_once(wh):
+    delivered(wh, "A", "2026-11-24", "2026-11-25")
     evaluate(wh, "A", "2026-11-25", "2026-11-25", 1)
     evaluate(wh, "A", "2026-11-24", "2026-11-24", 1)  # judged again after a backfill moved its date
     evaluate(wh, "B", "2026-11-26", "2026-11-26", 1)
@@ -129,3 +131,83 @@ def test_complaints_per_order_count_an_order_only_a_re_check_judged(wh):
     evaluate(wh, "C", "2026-11-27", "2026-11-27", 1)  # after the report's date
     rows = Marts(wh, DAY).rows("mart_product_complaints")
     assert {(r["orders_day"], r["orders_week"]) for r in rows} == {(1, 2)}
+
+
+def test_an_order_a_reload_took_out_of_its_date_is_counted_once_from_real_files(small_landing, tmp_path):
+    """The whole path: an order of the 1st's file is moved to the 2nd's, the 1st is loaded again
+    without matching it (`recon ingest`), and the 2nd is run. The 1st's evaluation of the order
+    stays; the load records that its file no longer holds it, and the reports count it once, on
+    the 2nd."""
+    from etl.pipeline import ingest_only, run_dates
+    from tests.conftest import paths_env
+
+    first, second = date(2026, 11, 1), date(2026, 11, 2)
+    shutil.copytree(small_landing, tmp_path / "landing")
+    settings = load_settings(paths_env(tmp_path))
+    run_dates(settings, [first, second])
+
+    [first_file] = (tmp_path / "landing" / first.isoformat() / "orders").iterdir()
+    [second_file] = (tmp_path / "landing" / second.isoformat() / "orders").iterdir()
+    header, moved, *kept = first_file.read_text("utf-8").splitlines(keepends=True)
+    first_file.write_text(header + "".join(kept), "utf-8")
+    second_file.write_text(second_file.read_text("utf-8") + moved, "utf-8")
+    moved_id = moved.split(",")[0]
+
+    ingest_only(settings, first)
+    run_dates(settings, [second])
+    with Warehouse(settings) as wh:
+        assert wh.rows("select order_id, landing_date from withdrawn_orders") == [(moved_id, first)]
+        judged = dict(wh.rows("select business_date, order_date from order_eval where order_id = $o "
+                              "order by business_date", {"o": moved_id}))
+        assert judged == {first: first, second: second}  # the 1st's evaluation stays
+        marts = Marts(wh, second)
+        rows = wh.execute("select order_id, order_date from order_latest($first, $last)",
+                          {"first": first, "last": second}).fetchall()
+        assert len(rows) == len({o for o, _ in rows}), "an order counted twice"
+        assert (moved_id, second) in rows
+        daily = {r["day"]: r["orders"] for r in marts.rows("mart_product_daily")}
+        assert daily[first] + daily[second] == len(rows)
+        marts.close()
+
+
+def test_daily_time_to_credit_percentiles_equal_quantile_cont_over_the_orders(wh):
+    """mart_product_daily reads its percentiles off a histogram of delays instead of sorting every
+    delay of the window: they must equal DuckDB's quantile_cont over the same orders, to the bit
+    (days of one, two and many credited orders, repeated delays, and orders not credited)."""
+    sizes = {"2026-11-20": 1, "2026-11-21": 2, "2026-11-22": 997, "2026-11-26": 4000}
+    for day, size in sizes.items():
+        # delays: short ones (to 3 min), long ones (to 100 h), and one value many orders share;
+        # one order in twenty not credited
+        wh.execute(
+            "insert into order_eval (business_date, order_id, order_date, outcome, n_payments, net_paid, n_credits, "
+            "pay_amount, delay_minutes, sla_minutes) "
+            "select $d, $d || '-' || i, $d, 'x', 1, 49.80, (hash(i, 'c') % 20 <> 0)::int, 49.80, "
+            "case hash(i, 'k') % 3 when 0 then (hash(i) % 301) / 100 when 1 then (hash(i) % 600001) / 100 "
+            "else 12.5 end, 30 from range($n) as t(i)", {"d": day, "n": size})
+    want = {d: (p50, p95, p99) for d, p50, p95, p99 in wh.rows(
+        "select order_date, quantile_cont(delay_minutes::double, 0.50), quantile_cont(delay_minutes::double, 0.95), "
+        "quantile_cont(delay_minutes::double, 0.99) from order_eval where n_credits > 0 group by order_date")}
+    marts = Marts(wh, DAY)
+    got = {r["day"]: (r["p50_minutes"], r["p95_minutes"], r["p99_minutes"])
+           for r in marts.rows("mart_product_daily") if r["credited_orders"]}
+    assert got == want
+    assert len(got) == 4
+    marts.close()
+
+
+def test_a_warehouse_made_before_withdrawals_were_recorded_records_them_once_when_opened(tmp_path):
+    """Its loads did not record the orders a reload took out of a date's file: opened by this
+    version, it records every order judged in its own run on two dates, so each counts once."""
+    settings = load_settings({"RECON_WAREHOUSE": str(tmp_path / "wh.duckdb")})
+    with Warehouse(settings) as wh:
+        evaluate(wh, "X", "2026-11-24", "2026-11-24", 0)  # its file of the 24th reloaded without it
+        evaluate(wh, "X", "2026-11-25", "2026-11-25", 1)
+        evaluate(wh, "Y", "2026-11-24", "2026-11-24", 0)
+        evaluate(wh, "Y", "2026-11-25", "2026-11-24", 1)  # re-checked: found without a record
+        wh.execute("drop table withdrawn_orders")
+    with Warehouse(settings) as wh:
+        assert sorted(wh.rows("select order_id, landing_date from withdrawn_orders")) == [
+            ("X", date(2026, 11, 24)), ("X", date(2026, 11, 25))]
+        assert latest(wh) == {"X": (date(2026, 11, 25), 1), "Y": (date(2026, 11, 24), 1)}
+    with Warehouse(settings) as wh:  # once: a later opening records nothing again
+        assert wh.scalar("select count(*) from withdrawn_orders") == 2
