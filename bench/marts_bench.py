@@ -39,6 +39,9 @@ def main() -> None:
     settings = load_settings({"RECON_WAREHOUSE": str(args.warehouse)})
     seconds: dict[str, list[float]] = {name: [] for name in MARTS}
     with Warehouse(settings, read_only=True) as wh:
+        if not wh.scalar("select count(*) from duckdb_tables() where table_name = 'withdrawn_orders'"):
+            sys.exit(f"{args.warehouse} was made by an older version: open it once for writing with this "
+                     "one (e.g. `recon run` of any date, or etl.warehouse.Warehouse) to bring its schema up")
         for _ in range(args.runs):
             marts = Marts(wh, date.fromisoformat(args.date))
             for name in MARTS:

@@ -47,7 +47,6 @@ def load_date(wh: Warehouse, settings: Settings, landing_date: date, manifests: 
     result = LoadResult()
     params = {"d": landing_date}
     with wh.transaction():
-        reloading = _keep_orders_before_reload(wh, landing_date)
         for table in sorted(set(RAW_TABLE.values())) + ["loaded_files", "statement_totals"]:
             wh.execute(f"delete from {table} where landing_date = $d", params)
         for manifest in manifests:
@@ -85,8 +84,7 @@ def load_date(wh: Warehouse, settings: Settings, landing_date: date, manifests: 
                     # filter out (the usual case; a per-row list lookup over ~10M rows costs seconds).
                     rows += " where source_file in (select unnest($files))"
                 insert_flagged(wh, table, rows, {"d": landing_date, "p": manifest.parquet, "files": accepted})
-        if reloading:
-            _record_withdrawn_orders(wh, landing_date)
+        _record_withdrawn_orders(wh, landing_date)
         for q in result.duplicates:
             _log_quarantine(wh, q)
         for manifest in manifests:
@@ -98,27 +96,21 @@ def load_date(wh: Warehouse, settings: Settings, landing_date: date, manifests: 
     return result
 
 
-def _keep_orders_before_reload(wh: Warehouse, landing_date: date) -> bool:
-    """On a reload of ``landing_date`` (its orders were loaded before), keep the ids its earlier
-    rows held, for _record_withdrawn_orders. A first load (every night's) keeps nothing."""
-    params = {"d": landing_date}
-    if not wh.scalar("select exists (select 1 from raw_orders where landing_date = $d)", params):
-        return False
-    wh.execute("create or replace temp table _orders_before_reload as select distinct order_id "
-               "from raw_orders where landing_date = $d and order_id is not null", params)
-    return True
-
-
 def _record_withdrawn_orders(wh: Warehouse, landing_date: date) -> None:
-    """Record the orders the reload took out of ``landing_date``: the date's evaluations of them
-    stay until it is matched again, and the reports must not count such an order twice."""
+    """Record the orders that ``landing_date``'s run judged as its own and that its rows, just
+    loaded again, no longer hold: that evaluation stays until the date is matched again, and the
+    reports must not count such an order twice (sql/marts/order_latest.sql). A first load (every
+    night's) finds no evaluation of its date and records nothing."""
+    params = {"d": landing_date, "at": shanghai_now()}
+    if not wh.scalar("select exists (select 1 from order_eval where business_date = $d)", params):
+        return
     wh.execute(
         "insert into withdrawn_orders "
-        "select b.order_id, $d, $at from _orders_before_reload as b "
+        "select e.order_id, $d, $at from order_eval as e "
         "anti join (select order_id from raw_orders where landing_date = $d) as n using (order_id) "
-        "anti join (select order_id from withdrawn_orders where landing_date = $d) as w using (order_id)",
-        {"d": landing_date, "at": shanghai_now()})
-    wh.execute("drop table temp.main._orders_before_reload")
+        "anti join (select order_id from withdrawn_orders where landing_date = $d) as w using (order_id) "
+        "where e.business_date = $d and e.order_date = $d",
+        params)
 
 
 def _log_quarantine(wh: Warehouse, q: QuarantinedFile) -> None:

@@ -180,6 +180,9 @@ def match_date(wh: Warehouse, run_date: date) -> MatchResult:
             failpoint("mid_match_write")
             steps[f"persist {table}"] = time.perf_counter() - t0
             log.info("persist %-34s %6.2fs", table, steps[f"persist {table}"])
+        # The date's evaluations are now its current orders': what its reloads took out of it
+        # (etl.load) is no longer judged on it, and order_latest need not rank those orders.
+        wh.execute("delete from withdrawn_orders where landing_date = $d", {"d": run_date})
     by_type = dict(wh.con.execute(
         "select break_type, count(*) from breaks_snapshot where exported group by 1 order by 1").fetchall())
     for name in MODELS:  # later readers (reports) must see the persistent tables, not today's temps

@@ -7,11 +7,13 @@ with days as (
 ),
 -- the percentiles of each day's delays to credit, read off mart_order_days' histogram with
 -- quantile_cont's definition: of n delays in order, the one at 0-based position (n − 1)·q,
--- interpolated between its neighbours when that position is not whole
+-- interpolated between its neighbours when that position is not whole. Computed in decimals:
+-- exact (delays of 0.01 minute interpolate to 0.0001), where quantile_cont's doubles may be off
+-- in the last bit
 delay_ranks as (
     select
         order_date as day,
-        delay_minutes::double as delay,
+        delay_minutes,
         sum(orders) over (partition by order_date order by delay_minutes rows unbounded preceding) as through,
         sum(orders) over (partition by order_date) as credited
     from mart_order_days
@@ -21,19 +23,19 @@ positions as (
     select
         day,
         q.quantile,
-        (credited - 1) * q.quantile as position,
-        min(delay) filter (where through > floor((credited - 1) * q.quantile)) as below,
-        min(delay) filter (where through > ceil((credited - 1) * q.quantile)) as above
+        ((credited - 1) * q.quantile)::decimal(18, 2) as position,
+        min(delay_minutes) filter (where through > floor((credited - 1) * q.quantile)) as below,
+        min(delay_minutes) filter (where through > ceil((credited - 1) * q.quantile)) as above
     from delay_ranks
-    cross join (values (0.50::double), (0.95::double), (0.99::double)) as q(quantile)
+    cross join (values (0.50), (0.95), (0.99)) as q(quantile)
     group by day, q.quantile, credited
 ),
 percentiles as (
     select
         day,
-        any_value(below + (above - below) * (position - floor(position))) filter (where quantile = 0.50) as p50_minutes,
-        any_value(below + (above - below) * (position - floor(position))) filter (where quantile = 0.95) as p95_minutes,
-        any_value(below + (above - below) * (position - floor(position))) filter (where quantile = 0.99) as p99_minutes
+        any_value(below + (above - below) * (position - floor(position))) filter (where quantile = 0.50) as p50,
+        any_value(below + (above - below) * (position - floor(position))) filter (where quantile = 0.95) as p95,
+        any_value(below + (above - below) * (position - floor(position))) filter (where quantile = 0.99) as p99
     from positions
     group by day
 ),
@@ -93,9 +95,9 @@ select
     coalesce(o.late_orders, 0) as late_orders,
     o.credited_orders / nullif(o.paid_orders, 0) as success_rate,
     o.late_orders / nullif(o.credited_orders, 0) as late_rate,
-    p.p50_minutes,
-    p.p95_minutes,
-    p.p99_minutes,
+    p.p50::double as p50_minutes,
+    p.p95::double as p95_minutes,
+    p.p99::double as p99_minutes,
     coalesce(s.responses, 0) as responses,
     coalesce(s.csat_responses, 0) as csat_responses,
     coalesce(s.csat_sum, 0) as csat_sum,

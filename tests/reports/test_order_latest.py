@@ -133,11 +133,13 @@ def test_complaints_per_order_count_an_order_only_a_re_check_judged(wh):
     assert {(r["orders_day"], r["orders_week"]) for r in rows} == {(1, 2)}
 
 
-def test_an_order_a_reload_took_out_of_its_date_is_counted_once_from_real_files(small_landing, tmp_path):
+@pytest.mark.parametrize("upgraded", [False, True], ids=["recorded-by-the-load", "warehouse-made-before-the-records"])
+def test_an_order_a_reload_took_out_of_its_date_is_counted_once_from_real_files(small_landing, tmp_path, upgraded):
     """The whole path: an order of the 1st's file is moved to the 2nd's, the 1st is loaded again
     without matching it (`recon ingest`), and the 2nd is run. The 1st's evaluation of the order
-    stays; the load records that its file no longer holds it, and the reports count it once, on
-    the 2nd."""
+    stays; the load records that its file no longer holds it (or, for a warehouse made before
+    such records with that reload pending, its first opening by this version does), and the
+    reports count it once, on the 2nd."""
     from etl.pipeline import ingest_only, run_dates
     from tests.conftest import paths_env
 
@@ -154,6 +156,9 @@ def test_an_order_a_reload_took_out_of_its_date_is_counted_once_from_real_files(
     moved_id = moved.split(",")[0]
 
     ingest_only(settings, first)
+    if upgraded:
+        with Warehouse(settings) as wh:
+            wh.execute("drop table withdrawn_orders")
     run_dates(settings, [second])
     with Warehouse(settings) as wh:
         assert wh.rows("select order_id, landing_date from withdrawn_orders") == [(moved_id, first)]
@@ -169,11 +174,17 @@ def test_an_order_a_reload_took_out_of_its_date_is_counted_once_from_real_files(
         assert daily[first] + daily[second] == len(rows)
         marts.close()
 
+    run_dates(settings, [first])  # matched again: the 1st's evaluations are its current orders'
+    with Warehouse(settings) as wh:
+        assert wh.rows("select order_id from withdrawn_orders") == []
+        assert wh.rows("select business_date from order_eval where order_id = $o", {"o": moved_id}) == [(second,)]
 
-def test_daily_time_to_credit_percentiles_equal_quantile_cont_over_the_orders(wh):
+
+def test_daily_time_to_credit_percentiles_are_quantile_conts_exact_value(wh):
     """mart_product_daily reads its percentiles off a histogram of delays instead of sorting every
-    delay of the window: they must equal DuckDB's quantile_cont over the same orders, to the bit
-    (days of one, two and many credited orders, repeated delays, and orders not credited)."""
+    delay of the window, in decimals: the exact value, which DuckDB's quantile_cont gives to
+    within its doubles' last bit (delays of 0.01 minute interpolate to 0.0001). Days of one, two
+    and thousands of credited orders, repeated delays, and orders not credited."""
     sizes = {"2026-11-20": 1, "2026-11-21": 2, "2026-11-22": 997, "2026-11-26": 4000}
     for day, size in sizes.items():
         # delays: short ones (to 3 min), long ones (to 100 h), and one value many orders share;
@@ -185,8 +196,9 @@ def test_daily_time_to_credit_percentiles_equal_quantile_cont_over_the_orders(wh
             "case hash(i, 'k') % 3 when 0 then (hash(i) % 301) / 100 when 1 then (hash(i) % 600001) / 100 "
             "else 12.5 end, 30 from range($n) as t(i)", {"d": day, "n": size})
     want = {d: (p50, p95, p99) for d, p50, p95, p99 in wh.rows(
-        "select order_date, quantile_cont(delay_minutes::double, 0.50), quantile_cont(delay_minutes::double, 0.95), "
-        "quantile_cont(delay_minutes::double, 0.99) from order_eval where n_credits > 0 group by order_date")}
+        "select order_date, round(quantile_cont(delay_minutes::double, 0.50), 4), "
+        "round(quantile_cont(delay_minutes::double, 0.95), 4), round(quantile_cont(delay_minutes::double, 0.99), 4) "
+        "from order_eval where n_credits > 0 group by order_date")}
     marts = Marts(wh, DAY)
     got = {r["day"]: (r["p50_minutes"], r["p95_minutes"], r["p99_minutes"])
            for r in marts.rows("mart_product_daily") if r["credited_orders"]}
@@ -197,11 +209,14 @@ def test_daily_time_to_credit_percentiles_equal_quantile_cont_over_the_orders(wh
 
 def test_a_warehouse_made_before_withdrawals_were_recorded_records_them_once_when_opened(tmp_path):
     """Its loads did not record the orders a reload took out of a date's file: opened by this
-    version, it records every order judged in its own run on two dates, so each counts once."""
+    version, it records every evaluation of an order in its own run whose date's rows no longer
+    hold the order, and every order judged in its own run on two dates."""
     settings = load_settings({"RECON_WAREHOUSE": str(tmp_path / "wh.duckdb")})
     with Warehouse(settings) as wh:
-        evaluate(wh, "X", "2026-11-24", "2026-11-24", 0)  # its file of the 24th reloaded without it
+        delivered(wh, "X", "2026-11-25")  # the 24th's file held it too, and was reloaded without it
+        evaluate(wh, "X", "2026-11-24", "2026-11-24", 0)
         evaluate(wh, "X", "2026-11-25", "2026-11-25", 1)
+        delivered(wh, "Y", "2026-11-24")
         evaluate(wh, "Y", "2026-11-24", "2026-11-24", 0)
         evaluate(wh, "Y", "2026-11-25", "2026-11-24", 1)  # re-checked: found without a record
         wh.execute("drop table withdrawn_orders")
