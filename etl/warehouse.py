@@ -71,7 +71,9 @@ class Warehouse:
             self.con.execute("begin transaction")
             self.con.execute(read_sql("warehouse/schema"))
             if "order_eval" in known and "withdrawn_orders" not in known:  # made before it: once
-                self.run_file("warehouse/withdrawn_orders_backfill", {"at": shanghai_now()})
+                at = shanghai_now()
+                for (day,) in self.con.execute("select distinct business_date from order_eval").fetchall():
+                    self.run_file("warehouse/withdrawn_orders_backfill", {"d": day, "at": at})
             self.con.execute("commit")
 
     def close(self) -> None:

@@ -1,22 +1,12 @@
--- withdrawn_orders_backfill: run once, when a warehouse made before withdrawn_orders is opened.
--- Its loads did not record the orders a reload took out of a date's file, so every evaluation of
--- an order in its own run whose date's rows no longer hold the order is recorded now, as the
--- load would have (etl.load). So is every order judged in its own run on more than one date
--- (moved by a backfill: its rows are flagged `repeats` too, unless the warehouse is older than
--- the flags). Once per warehouse: it reads every evaluation ever made.
+-- withdrawn_orders_backfill: run once per business date, when a warehouse made before
+-- withdrawn_orders is first opened. Its loads did not record the orders a reload took out of a
+-- date's file, so every order the date's own run judged that its rows no longer hold is recorded
+-- now, as the load would have (etl.load). One date at a time: the whole history at once held
+-- both sides of the anti join in memory (out of memory at 30M evaluations in 3.7 GB).
+-- An order moved to another date by a backfill needs no record: it is in two orders files, and
+-- flagged `repeats`.
 insert into withdrawn_orders
-select e.order_id, e.order_date, $at
+select e.order_id, $d, $at
 from order_eval as e
-anti join raw_orders as r on r.order_id = e.order_id and r.landing_date = e.order_date
-where e.business_date = e.order_date
-union
-select e.order_id, e.order_date, $at
-from order_eval as e
-semi join (
-    select order_id
-    from order_eval
-    where business_date = order_date
-    group by order_id
-    having count(*) > 1
-) as twice using (order_id)
-where e.business_date = e.order_date
+anti join (select order_id from raw_orders where landing_date = $d) as r using (order_id)
+where e.business_date = $d and e.order_date = $d
