@@ -27,9 +27,10 @@ create table if not exists raw_orders (
     source_member varchar, source_line bigint, source_file varchar, file_hash varchar, landing_date date
 );
 
--- The orders a reload of a landing date took out of its orders file (the date's earlier rows
--- held them, its new rows do not). The date's evaluations of them stay until the date is
--- matched again: the reports' order_latest ranks their evaluations instead of counting both.
+-- The orders a reload of a landing date took out of its orders file: the date's own run judged
+-- them, its rows loaded again no longer hold them (etl.load). That evaluation stays until the
+-- date is matched again, which deletes the date's records; meanwhile the reports' order_latest
+-- ranks their evaluations instead of counting both.
 create table if not exists withdrawn_orders (
     order_id varchar not null, landing_date date not null, withdrawn_at timestamp not null
 );
