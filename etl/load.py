@@ -102,15 +102,8 @@ def _record_withdrawn_orders(wh: Warehouse, landing_date: date) -> None:
     reports must not count such an order twice (sql/marts/order_latest.sql). A first load (every
     night's) finds no evaluation of its date and records nothing."""
     params = {"d": landing_date, "at": shanghai_now()}
-    if not wh.scalar("select exists (select 1 from order_eval where business_date = $d)", params):
-        return
-    wh.execute(
-        "insert into withdrawn_orders "
-        "select e.order_id, $d, $at from order_eval as e "
-        "anti join (select order_id from raw_orders where landing_date = $d) as n using (order_id) "
-        "anti join (select order_id from withdrawn_orders where landing_date = $d) as w using (order_id) "
-        "where e.business_date = $d and e.order_date = $d",
-        params)
+    if wh.scalar("select exists (select 1 from order_eval where business_date = $d)", params):
+        wh.run_file("warehouse/record_withdrawn_orders", params)
 
 
 def _log_quarantine(wh: Warehouse, q: QuarantinedFile) -> None:

@@ -73,7 +73,7 @@ class Warehouse:
             if "order_eval" in known and "withdrawn_orders" not in known:  # made before it: once
                 at = shanghai_now()
                 for (day,) in self.con.execute("select distinct business_date from order_eval").fetchall():
-                    self.run_file("warehouse/withdrawn_orders_backfill", {"d": day, "at": at})
+                    self.run_file("warehouse/record_withdrawn_orders", {"d": day, "at": at})
             self.con.execute("commit")
 
     def close(self) -> None:
