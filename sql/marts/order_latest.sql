@@ -1,9 +1,9 @@
 -- order_latest(first_day, last_day): a table macro, not a mart. Every order of the order dates
 -- first_day to last_day as its latest evaluation up to last_day has it: the one of its own run,
 -- or of a later run that re-checked it (a credit that came a day late makes yesterday's order
--- a success today). The marts that count orders read it (30 days at 10M orders a day is 300M
--- evaluations): it is neither materialised nor grouped whole, so each mart streams it into its
--- own aggregates.
+-- a success today). mart_order_days streams it once into the counts the marts that count
+-- orders read (30 days at 10M orders a day is 300M evaluations): it is neither materialised nor
+-- grouped whole.
 -- Few orders have more than one evaluation in the days read, and each of them is found without
 -- grouping them all: it was re-checked (an evaluation after its order date), or it is in more
 -- than one orders file (flagged `repeats` at load: a backfill moved its order date), or a
