@@ -164,9 +164,10 @@ def stage_all(settings: Settings, business_date: date, progress: Progress | None
     workers = max(1, settings.duckdb.threads)
     configure_parsing(_share(settings.duckdb.memory_limit, workers, PARSE_MEMORY_FLOOR_MB), 1,
                       settings.paths.staging / business_date.isoformat() / ".spill")
-    # Largest first (by the bytes each parse reads): a worker takes the next source when it is
-    # free, so the long parses start at once and the short ones fill in at the end. In the
-    # configured order the billing ledger started late and ran alone for its last ~19 s at 10M.
+    # Largest first (by the work each parse does: etl.ingest.stage.parse_work): a worker takes
+    # the next source when it is free, so the long parses start at once and the short ones fill
+    # in at the end. In the configured order the billing ledger started late and ran alone for
+    # its last ~19 s at 10M.
     day = settings.paths.landing / business_date.isoformat()
     largest_first = sorted(sources, key=lambda s: -parse_work(day / s, s))
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -93,10 +93,25 @@ def source_files(folder: Path, source: str) -> list[Path]:
     return provider_files(folder, source)
 
 
+# What parsing a byte costs, per source, relative (seconds per GB at 10M orders on one core,
+# docs/PERFORMANCE.md item 28): the ledgers type and check every value in DuckDB; WeChat's and
+# Alipay's statements are split by pyarrow; UnionPay's fixed-width records are sliced. Scheduled
+# by bytes alone, Alipay (fewer bytes than UnionPay, three times the work) started last and ran
+# alone for its last ~4 s.
+PARSE_COST_PER_BYTE = {"orders": 26, "billing": 30, "surveys": 25, "complaints": 35,
+                       "wechatpay": 14, "alipay": 15, "unionpay": 5}
+
+
 def parse_work(folder: Path, source: str) -> int:
-    """Bytes a source's parse will read: its files' sizes, a zip archive's by its members'
-    uncompressed sizes (Alipay's and UnionPay's statements come zipped, ~10× smaller than what
-    they hold). An estimate to schedule the parses by: an unreadable file counts as its size."""
+    """The work a source's parse will do, to schedule the parses by: the bytes it reads (a zip
+    archive's by its members' uncompressed sizes: Alipay's and UnionPay's statements come zipped,
+    ~10× smaller than what they hold), weighted by PARSE_COST_PER_BYTE. An estimate: an
+    unreadable file counts as its size."""
+    return parse_bytes(folder, source) * PARSE_COST_PER_BYTE.get(source, max(PARSE_COST_PER_BYTE.values()))
+
+
+def parse_bytes(folder: Path, source: str) -> int:
+    """Bytes a source's parse will read (see parse_work)."""
     if not folder.is_dir():
         return 0
     total = 0

@@ -126,8 +126,9 @@ def test_a_broken_row_stops_the_one_pass_staging_and_its_first_line_is_named(sma
 
 
 def test_sources_are_parsed_largest_first_and_reported_in_the_configured_order(small_landing, tmp_path, monkeypatch):
-    """The parses are scheduled by the bytes they read (a zip by what it holds), so the long ones
-    start first; the manifests keep the configured order of the sources."""
+    """The parses are scheduled by the work they do: the bytes they read (a zip by what it holds)
+    weighted by what a byte costs their parser, so the long ones start first; the manifests keep
+    the configured order of the sources."""
     from etl import pipeline
 
     shutil.copytree(small_landing, tmp_path / "landing")
