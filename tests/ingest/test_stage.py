@@ -136,7 +136,9 @@ def test_sources_are_parsed_largest_first_and_reported_in_the_configured_order(s
     day = tmp_path / "landing" / DAY.isoformat()
     work = {s: stage.parse_work(day / s, s) for s in settings.source_dirs()}
     [alipay_zip] = [p for p in (day / "alipay").iterdir() if p.suffix == ".zip"]
-    assert work["alipay"] > alipay_zip.stat().st_size  # counted uncompressed
+    assert stage.parse_bytes(day / "alipay", "alipay") > alipay_zip.stat().st_size  # counted uncompressed
+    for source, weight in work.items():
+        assert weight == stage.parse_bytes(day / source, source) * stage.PARSE_COST_PER_BYTE[source] > 0
     started: list[str] = []
     real = pipeline.stage_source
     monkeypatch.setattr(pipeline, "stage_source", lambda s, d, source: started.append(source) or real(s, d, source))
@@ -173,3 +175,16 @@ def test_a_zip_that_zipfile_cannot_list_is_quarantined_not_a_crash_of_the_schedu
     quarantined = {q.source_file.rsplit("/", 1)[-1] for q in manifests["alipay"].quarantined}
     assert {"20881234123412340156_20261101.csv.zip", "linked_20261101.csv.zip"} <= quarantined
     assert all(m.files for s, m in manifests.items() if s != "alipay")
+
+
+def test_a_provider_statement_is_staged_in_row_groups_the_load_can_share_out(small_landing, tmp_path, monkeypatch):
+    """The load reads a staged Parquet one row group per DuckDB thread: a statement written as one
+    row group (pyarrow's default holds 1M rows) would load on one core."""
+    shutil.copytree(small_landing, tmp_path / "landing")
+    settings = load_settings(paths_env(tmp_path))
+    monkeypatch.setattr(stage, "PARQUET_ROW_GROUP", 50)
+    manifest = stage_source(settings, DAY, "wechatpay")
+    metadata = pq.ParquetFile(manifest.parquet).metadata
+    assert metadata.num_rows > 100
+    assert metadata.num_row_groups == -(-metadata.num_rows // 50)
+    assert all(metadata.row_group(i).num_rows <= 50 for i in range(metadata.num_row_groups))
