@@ -22,7 +22,8 @@ from run_bench import ROOT, cpu_model
 
 # the match models whose cost depended on the history before it was bounded (docs/PERFORMANCE.md),
 # and row_outcomes, which finds the orphans since the sixth stop
-WATCHED = ("matching/int_order_eval", "staging/stg_orders_repeated", "staging/stg_payment_copies",
+WATCHED = ("matching/int_scope_earlier", "matching/int_history_payments", "matching/int_history_credits",
+           "matching/int_order_eval", "staging/stg_orders_repeated", "staging/stg_payment_copies",
            "staging/stg_credit_copies", "outcomes/order_breaks", "outcomes/orphan_payments",
            "outcomes/orphan_credits", "outcomes/row_outcomes")
 

@@ -25,6 +25,9 @@ MODELS = (
     "staging/stg_credit_copies",
     "staging/stg_credit_reversals",
     "staging/stg_credits",
+    "matching/int_scope_earlier",
+    "matching/int_history_payments",
+    "matching/int_history_credits",
     "matching/int_order_eval",
     "outcomes/order_breaks",
     "outcomes/row_outcomes",  # before the orphan checks: it lists the orphans they read
@@ -51,7 +54,8 @@ DIRECT = {"matching/int_order_eval": "order_eval"}
 
 # Models whose joins are written with the build side (today's rows, never the history) on the
 # right: the planner must not flip them (Warehouse.joins_as_written).
-JOINS_AS_WRITTEN = frozenset({"matching/int_order_eval"})
+JOINS_AS_WRITTEN = frozenset({"matching/int_scope_earlier", "matching/int_history_payments",
+                              "matching/int_history_credits", "matching/int_order_eval"})
 
 # The other per-date results kept in the warehouse, and the temp table each is filled from.
 RESULTS = {
@@ -170,7 +174,8 @@ def match_date(wh: Warehouse, run_date: date) -> MatchResult:
                 _write_direct(wh, database, name, params)
                 failpoint("mid_match")
             else:
-                wh.model(name, params, view=name in VIEWS)
+                with wh.joins_as_written() if name in JOINS_AS_WRITTEN else nullcontext():
+                    wh.model(name, params, view=name in VIEWS)
             steps[name] = time.perf_counter() - t0
             log.info("model %-36s %6.2fs", name, steps[name])
         totals = check_control_totals(wh, run_date)

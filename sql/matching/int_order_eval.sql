@@ -1,7 +1,7 @@
 -- int_order_eval: every order in scope with its money facts and one flag per break rule
 -- (docs/MATCHING.md). An order may raise several breaks.
 -- Scope: the orders of the day, and every earlier order that a row landing today names (a
--- late credit, refund, reversal).
+-- late credit, refund, reversal: int_scope_earlier).
 -- Payments and credits are aggregated per order first (hash aggregates), then joined to the
 -- orders once: no 10M-row join happens before an aggregate. The aggregates hold numbers only:
 -- the ids a break row shows (first payment, first credit, phone) are looked up in
@@ -9,38 +9,21 @@
 -- aggregates cost more than all the arithmetic).
 -- History is read only where it can matter, so a night's cost and memory follow the day's
 -- volume, not the warehouse's: the aggregates take every row landing today, and of the rows
--- landed before only those of orders in scope; earlier orders are probed by today's ids (the
--- hash table holds today's ids, never every order ever loaded). Every join builds its hash table
--- on the right-hand side as written (match.JOINS_AS_WRITTEN). On a first day ($has_earlier
--- false) the planner drops the history branches.
-with named_today as (
-    select order_id from stg_payments where landing_date = $run_date
-    union all
-    select order_id from stg_credits where landing_date = $run_date
-),
-earlier_named as (
-    select o.order_id
-    from stg_orders as o
-    semi join named_today as t using (order_id)
-    where o.order_date < $run_date and $has_earlier
-),
-scope as (
+-- landed before only those of orders in scope, found once by int_history_payments and
+-- int_history_credits. Every join builds its hash table on the right-hand side as written
+-- (match.JOINS_AS_WRITTEN).
+with scope as (
     select * from stg_orders where order_date = $run_date
     union all
-    select o.* from stg_orders as o semi join earlier_named as n using (order_id)
-    where o.order_date < $run_date and $has_earlier
-),
-scope_ids as not materialized (
-    select order_id from stg_orders where order_date = $run_date
-    union all
-    select order_id from earlier_named
+    select * from int_scope_earlier
 ),
 -- the statement rows the aggregates need: today's, and the earlier ones of orders in scope
 scope_payments as not materialized (
-    select * from stg_payments where landing_date = $run_date
+    select order_id, provider, provider_txn_id, kind, amount, event_at, is_success
+    from stg_payments where landing_date = $run_date
     union all
-    select p.* from stg_payments as p semi join scope_ids as s using (order_id)
-    where p.landing_date < $run_date and $has_earlier
+    select order_id, provider, provider_txn_id, kind, amount, event_at, is_success
+    from int_history_payments
 ),
 refunds_by_payment as (
     select provider, provider_txn_id, sum(amount) as refunded
@@ -95,10 +78,9 @@ credits as (
         min(amount) as min_credit,
         max(amount) as max_credit
     from (
-        select * from stg_credits where landing_date = $run_date
+        select order_id, amount, credited_at, is_standing from stg_credits where landing_date = $run_date
         union all
-        select c.* from stg_credits as c semi join scope_ids as s using (order_id)
-        where c.landing_date < $run_date and $has_earlier
+        select order_id, amount, credited_at, is_standing from int_history_credits
     )
     where is_standing and order_id is not null
     group by order_id

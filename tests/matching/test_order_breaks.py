@@ -1,4 +1,5 @@
 """Each break of shared/spec/breaks.md on a few hand-written rows (docs/MATCHING.md)."""
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
@@ -109,6 +110,19 @@ class TestRefundedButCredited:
         ledger.paid_and_credited("T1").refund("T1", at="2026-12-04 11:00:00")
         assert ledger.breaks(on="2026-12-03") == set()
         assert ledger.statuses(on="2026-12-04") == {("REFUNDED_BUT_CREDITED", "T1"): ("open", "2026-12-04")}
+
+    def test_the_break_row_of_a_late_refund_names_what_landed_days_before(self, ledger):
+        # the order, its payment and its credit landed ten days before the refund: the row's ids
+        # come from the history the night reads for the earlier orders in scope
+        ledger.paid_and_credited("T1", msisdn="13912345678").refund("T1", at="2026-12-04 11:00:00")
+        ledger.paid_and_credited("T2", at="2026-12-04 09:00:00", msisdn="13700001111")  # today's own order
+        txn, credit_id = ledger.wh.execute(
+            "select p.provider_txn_id, b.credit_id from raw_payments as p join raw_billing as b using (order_id) "
+            "where order_id = 'T1' and p.kind = 'payment'").fetchone()
+        row = ledger.row("REFUNDED_BUT_CREDITED", on="2026-12-04")
+        assert (row["order_id"], row["provider"], row["provider_txn_id"], row["credit_id"], row["msisdn"]) == (
+            "T1", "alipay", txn, credit_id, "13912345678")
+        assert row["paid_at"] == datetime(2026, 11, 24, 10, 0, 5)
 
     def test_refund_with_reversal_is_clean(self, ledger):
         ledger.paid_and_credited("T1").refund("T1", at="2026-12-04 11:00:00")
