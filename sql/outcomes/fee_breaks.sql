@@ -41,4 +41,10 @@ select
     null::timestamp as credited_at,
     null::decimal(18, 2) as delay_minutes
 from mismatched as m
-left join stg_orders as o using (order_id)
+-- its order, if known: every known order a row landing today names is in scope (today's, or an
+-- earlier one named today), so the earlier orders ever loaded are not scanned for it
+left join (
+    select order_id, msisdn, pay_amount from stg_orders where order_date = $run_date
+    union all
+    select order_id, msisdn, pay_amount from int_scope_earlier
+) as o using (order_id)

@@ -157,3 +157,16 @@ class TestFeeMismatch:
         ledger.wh.execute("update raw_payments set fee = -0.29 where kind = 'refund'")
         assert ledger.breaks() == {("FEE_MISMATCH", "alipay", "A1")}
         assert ledger.row("FEE_MISMATCH")["difference"] == Decimal("0.01")
+
+    def test_fee_of_a_late_refund_shows_its_earlier_orders_phone_and_amount(self, ledger):
+        ledger.order("T1", status="refunded", msisdn="13912345678").payment("T1", txn="A1")
+        ledger.credit("T1", result="failed").refund("T1", txn="A1", at="2026-11-27 09:00:00")
+        ledger.wh.execute("update raw_payments set fee = -0.29 where kind = 'refund'")
+        row = ledger.row("FEE_MISMATCH", on="2026-11-27")
+        assert (row["order_id"], row["msisdn"], row["order_amount"]) == ("T1", "13912345678", Decimal("49.80"))
+
+    def test_fee_of_a_payment_no_order_explains_has_no_phone(self, ledger):
+        ledger.paid_and_credited("T1")
+        ledger.payment("GHOST", amount="30.00", txn="G1", fee="0.50")
+        row = ledger.row("FEE_MISMATCH")
+        assert (row["order_id"], row["msisdn"], row["order_amount"]) == ("GHOST", None, None)
