@@ -1,8 +1,9 @@
 -- int_history_credits: the billing rows landed before the run's date of the orders in scope
 -- (today's, and the earlier ones a row landing today names: int_scope_earlier). With today's
--- rows they are every billing row the evaluation (int_order_eval) and the break rows
--- (order_breaks) read: the history is scanned once, here. Few: a credit posted before its
--- order's file came, and the credits of the earlier orders in scope.
+-- rows they are all the billing rows of those orders, which the evaluation (int_order_eval) and
+-- the break rows (order_breaks) read: found once, here, by one scan of the earlier rows. Few
+-- rows (every kind, copies included; the readers filter): a credit posted before its order's
+-- file came, and the credits of the earlier orders in scope.
 -- Only the columns those read: every column of every earlier row would be decompressed before
 -- the join keeps a few. The hash table holds the scope's ids, never the history's
 -- (match.JOINS_AS_WRITTEN).

@@ -1,8 +1,9 @@
 -- int_history_payments: the statement rows landed before the run's date of the orders in scope
 -- (today's, and the earlier ones a row landing today names: int_scope_earlier). With today's
--- rows they are every statement row the evaluation (int_order_eval) and the break rows
--- (order_breaks) read: the history is scanned once, here. Few: a payment landed before its
--- order's file, and the payments of the earlier orders in scope.
+-- rows they are all the statement rows of those orders, which the evaluation (int_order_eval)
+-- and the break rows (order_breaks) read: found once, here, by one scan of the earlier rows. Few
+-- rows (every kind, copies included; the readers filter): a payment landed before its order's
+-- file, and the payments of the earlier orders in scope.
 -- Only the columns those read: every column of every earlier row would be decompressed before
 -- the join keeps a few. The hash table holds the scope's ids, never the history's
 -- (match.JOINS_AS_WRITTEN).

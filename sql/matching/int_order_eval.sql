@@ -9,8 +9,9 @@
 -- aggregates cost more than all the arithmetic).
 -- History is read only where it can matter, so a night's cost and memory follow the day's
 -- volume, not the warehouse's: the aggregates take every row landing today, and of the rows
--- landed before only those of orders in scope, found once by int_history_payments and
--- int_history_credits. Every join builds its hash table on the right-hand side as written
+-- landed before only those of orders in scope, found by int_history_payments and
+-- int_history_credits (the refunds, by payment, are summed over every refund: a refund counts
+-- against its payment whatever order id it carries). Every join builds its hash table on the right-hand side as written
 -- (match.JOINS_AS_WRITTEN).
 with scope as (
     select * from stg_orders where order_date = $run_date

@@ -1,5 +1,5 @@
 -- int_scope_earlier: the earlier orders (of a date before the run's) that a row landing today
--- names: a late credit, a refund, a reversal. With today's orders they are the scope that
+-- names: a late payment or credit, a refund, a reversal. With today's orders they are the scope that
 -- int_order_eval judges. Few: a per cent or two of a day's rows name one.
 -- Today's orders are taken out of the ids named today first (a hash table of today's orders,
 -- probed by today's rows), so that the scan of every earlier order ever loaded probes a small

@@ -28,14 +28,15 @@ breaks as (
         where v.raised
     ) as b
 ),
--- The lookups read the rows of the orders in scope only: today's raw rows (the raw tables are
--- stored in landing order, so the scans skip the history), filtered by the breaking orders
+-- The lookups read the rows of the orders in scope only: today's raw rows (a night appends its
+-- rows, so the scans skip the earlier nights' row groups), filtered by the breaking orders
 -- first (materialized, so no other join is planned below it), and the earlier rows
 -- int_order_eval read (int_history_payments, int_history_credits, int_scope_earlier). Every
 -- breaking order is in scope, so every row it has is among them: the history is not scanned
 -- again here. Today's rows are read raw, not through the stg_ views: a view's order_id is
 -- computed (a refund or reversal may take it from elsewhere), which keeps the join from
--- filtering the 10M-row scan; the rows looked up (payments, credits) carry their own order_id.
+-- filtering the 10M-row scan; the rows looked up (payments, credits) carry their own order_id,
+-- but for a credit without one that names a cancelled credit (its own branch below).
 payment_rows as materialized (
     select rowid as row_id, order_id, provider, provider_txn_id, event_at
     from raw_payments

@@ -111,19 +111,6 @@ class TestRefundedButCredited:
         assert ledger.breaks(on="2026-12-03") == set()
         assert ledger.statuses(on="2026-12-04") == {("REFUNDED_BUT_CREDITED", "T1"): ("open", "2026-12-04")}
 
-    def test_the_break_row_of_a_late_refund_names_what_landed_days_before(self, ledger):
-        # the order, its payment and its credit landed ten days before the refund: the row's ids
-        # come from the history the night reads for the earlier orders in scope
-        ledger.paid_and_credited("T1", msisdn="13912345678").refund("T1", at="2026-12-04 11:00:00")
-        ledger.paid_and_credited("T2", at="2026-12-04 09:00:00", msisdn="13700001111")  # today's own order
-        txn, credit_id = ledger.wh.execute(
-            "select p.provider_txn_id, b.credit_id from raw_payments as p join raw_billing as b using (order_id) "
-            "where order_id = 'T1' and p.kind = 'payment'").fetchone()
-        row = ledger.row("REFUNDED_BUT_CREDITED", on="2026-12-04")
-        assert (row["order_id"], row["provider"], row["provider_txn_id"], row["credit_id"], row["msisdn"]) == (
-            "T1", "alipay", txn, credit_id, "13912345678")
-        assert row["paid_at"] == datetime(2026, 11, 24, 10, 0, 5)
-
     def test_refund_with_reversal_is_clean(self, ledger):
         ledger.paid_and_credited("T1").refund("T1", at="2026-12-04 11:00:00")
         credit_id = ledger.wh.scalar("select credit_id from raw_billing where order_id = 'T1'")
@@ -279,3 +266,47 @@ class TestBreakRowIds:
         assert ledger.breaks(on="2026-11-25") == {("MISSING_CREDIT", "T1")}
         row = ledger.row("MISSING_CREDIT", on="2026-11-25")
         assert (row["provider_txn_id"], row["credit_id"], row["paid_amount"]) == ("p", None, Decimal("49.80"))
+
+
+class TestIdsOfABreakRowFromEarlierRows:
+    """A break row names the order's first payment, first standing credit and phone, which may
+    have landed on earlier nights (read from the history the night finds once: int_scope_earlier,
+    int_history_payments, int_history_credits); rows of a later date never count."""
+
+    def test_the_break_row_of_a_late_refund_names_what_landed_days_before(self, ledger):
+        # the order, its payment and its credit landed ten days before the refund: the row's ids
+        # come from the history the night reads for the earlier orders in scope
+        ledger.paid_and_credited("T1", msisdn="13912345678").refund("T1", at="2026-12-04 11:00:00")
+        ledger.paid_and_credited("T2", at="2026-12-04 09:00:00", msisdn="13700001111")  # today's own order
+        txn, credit_id = ledger.wh.execute(
+            "select p.provider_txn_id, b.credit_id from raw_payments as p join raw_billing as b using (order_id) "
+            "where order_id = 'T1' and p.kind = 'payment'").fetchone()
+        row = ledger.row("REFUNDED_BUT_CREDITED", on="2026-12-04")
+        assert (row["order_id"], row["provider"], row["provider_txn_id"], row["credit_id"], row["msisdn"]) == (
+            "T1", "alipay", txn, credit_id, "13912345678")
+        assert row["paid_at"] == datetime(2026, 11, 24, 10, 0, 5)
+
+    def test_late_refund_of_a_redelivered_order_with_a_recredit_and_a_later_dates_row(self, ledger):
+        ledger.order("T1", at="2026-11-24 10:00:00", msisdn="13900000001")
+        ledger.payment("T1", at="2026-11-24 10:00:05")                      # txn alipay-T1, lands 11-24
+        ledger.credit("T1", at="2026-11-24 10:03:00", credit_id="C1")
+        ledger.reversal("C1", None, at="2026-11-25 10:00:00")               # no order id: takes C1's
+        ledger.credit(None, amount="50.00", at="2026-11-25 11:00:00", credit_id="RC1", reverses="C1")
+        ledger.order("T1", at="2026-11-26 08:00:00", landing="2026-11-26", msisdn="13900000002")  # re-export
+        ledger.refund(None, amount="49.80", txn="alipay-T1", at="2026-11-27 09:00:00")  # order id from its payment
+        # rows of a later date already loaded (the runs below are a backfill): never seen on the 27th
+        ledger.payment("T1", amount="49.80", txn="alipay-LATE", at="2026-11-24 09:00:00", landing="2026-11-29")
+        ledger.credit("T1", at="2026-11-24 09:30:00", credit_id="C0", landing="2026-11-29")
+        ledger.paid_and_credited("T2", at="2026-11-27 09:00:00")            # today's own order
+        row = ledger.row("REFUNDED_BUT_CREDITED", on="2026-11-27")
+        assert (row["order_id"], row["provider"], row["provider_txn_id"], row["credit_id"], row["msisdn"]) == (
+            "T1", "alipay", "alipay-T1", "RC1", "13900000002")
+
+    def test_payment_landed_before_its_order_file_names_the_break_row(self, ledger):
+        # a payment a second before midnight lands the day before its order (order_date = the 25th)
+        ledger.payment("T1", amount="49.80", txn="alipay-EARLY", at="2026-11-24 23:59:59")
+        ledger.order("T1", at="2026-11-24 23:59:50", landing="2026-11-25", msisdn="13900000003")
+        ledger.payment("T1", amount="49.80", txn="alipay-SECOND", at="2026-11-25 08:00:00")
+        ledger.credit("T1", at="2026-11-25 08:01:00", credit_id="C1")
+        row = ledger.row("DUPLICATE_PAYMENT", on="2026-11-25")
+        assert (row["provider_txn_id"], row["credit_id"], row["msisdn"]) == ("alipay-EARLY", "C1", "13900000003")
