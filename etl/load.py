@@ -46,6 +46,7 @@ def _earlier_copy(wh: Warehouse, digest: str) -> tuple[str, date] | None:
 def load_date(wh: Warehouse, settings: Settings, landing_date: date, manifests: list[SourceManifest]) -> LoadResult:
     result = LoadResult()
     params = {"d": landing_date}
+    staged_rows: dict[str, list[tuple[str, dict]]] = {}  # raw table → (select, parameters) per staged Parquet
     with wh.transaction():
         for table in sorted(set(RAW_TABLE.values())) + ["loaded_files", "statement_totals"]:
             wh.execute(f"delete from {table} where landing_date = $d", params)
@@ -77,13 +78,21 @@ def load_date(wh: Warehouse, settings: Settings, landing_date: date, manifests: 
                 accepted.append(staged.source_file)
                 result.loaded.append((manifest.source, staged.source_file, staged.rows))
             if accepted:
-                table = RAW_TABLE[manifest.source]
-                rows = "select *, $d::date as landing_date from read_parquet($p)"
+                selects = staged_rows.setdefault(RAW_TABLE[manifest.source], [])
+                n = len(selects)  # each staged Parquet of a table binds its own parameters
+                rows = f"select *, $d::date as landing_date from read_parquet($parquet_{n})"
+                bound: dict[str, object] = {f"parquet_{n}": manifest.parquet}
                 if len(accepted) < len(manifest.files):
                     # Otherwise the staged Parquet holds exactly the manifest's files: nothing to
                     # filter out (the usual case; a per-row list lookup over ~10M rows costs seconds).
-                    rows += " where source_file in (select unnest($files))"
-                insert_flagged(wh, table, rows, {"d": landing_date, "p": manifest.parquet, "files": accepted})
+                    rows += f" where source_file in (select unnest($files_{n}))"
+                    bound[f"files_{n}"] = accepted
+                selects.append((rows, bound))
+        # One insert per table: the three providers' statements are flagged against the earlier
+        # statement rows in one probe of them, not one each.
+        for table, selects in staged_rows.items():
+            rows_sql = " union all ".join(f"({rows})" for rows, _ in selects)
+            insert_flagged(wh, table, rows_sql, {"d": landing_date, **{k: v for _, b in selects for k, v in b.items()}})
         _record_withdrawn_orders(wh, landing_date)
         for q in result.duplicates:
             _log_quarantine(wh, q)
