@@ -26,6 +26,7 @@ MODELS = (
     "staging/stg_credit_reversals",
     "staging/stg_credits",
     "matching/int_scope_earlier",
+    "matching/int_scope",
     "matching/int_history_payments",
     "matching/int_history_credits",
     "matching/int_order_eval",
@@ -45,7 +46,7 @@ MODELS = (
 # Models built as temp views, not tables: read by few steps, they stream from the raw tables
 # (compressed, on disk) instead of holding ~10M rows each in memory. A view cannot take
 # parameters: they read the run's date from the one-row table cfg_run.
-VIEWS = frozenset({"staging/stg_orders", "staging/stg_payments", "staging/stg_credits"})
+VIEWS = frozenset({"staging/stg_orders", "staging/stg_payments", "staging/stg_credits", "matching/int_scope"})
 
 # Models whose result is one row per order (10M a day at national scale): written once,
 # straight into their persistent table, instead of into a temp table that is then copied.

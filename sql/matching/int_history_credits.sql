@@ -1,5 +1,5 @@
 -- int_history_credits: the billing rows landed before the run's date of the orders in scope
--- (today's, and the earlier ones a row landing today names: int_scope_earlier). With today's
+-- (int_scope: today's, and the earlier ones a row landing today names). With today's
 -- rows they are all the billing rows of those orders, which the evaluation (int_order_eval) and
 -- the break rows (order_breaks) read: found once, here, by one scan of the earlier rows. Few
 -- rows (every kind, copies included; the readers filter): a credit posted before its order's
@@ -9,9 +9,5 @@
 -- (match.JOINS_AS_WRITTEN).
 select c.order_id, c.credit_id, c.amount, c.credited_at, c.is_standing
 from stg_credits as c
-semi join (
-    select order_id from stg_orders where order_date = $run_date
-    union all
-    select order_id from int_scope_earlier
-) as s using (order_id)
+semi join (select order_id from int_scope) as s using (order_id)
 where c.landing_date < $run_date and $has_earlier

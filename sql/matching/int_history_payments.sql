@@ -1,5 +1,5 @@
 -- int_history_payments: the statement rows landed before the run's date of the orders in scope
--- (today's, and the earlier ones a row landing today names: int_scope_earlier). With today's
+-- (int_scope: today's, and the earlier ones a row landing today names). With today's
 -- rows they are all the statement rows of those orders, which the evaluation (int_order_eval)
 -- and the break rows (order_breaks) read: found once, here, by one scan of the earlier rows. Few
 -- rows (every kind, copies included; the readers filter): a payment landed before its order's
@@ -9,9 +9,5 @@
 -- (match.JOINS_AS_WRITTEN).
 select p.order_id, p.provider, p.provider_txn_id, p.kind, p.amount, p.event_at, p.is_success
 from stg_payments as p
-semi join (
-    select order_id from stg_orders where order_date = $run_date
-    union all
-    select order_id from int_scope_earlier
-) as s using (order_id)
+semi join (select order_id from int_scope) as s using (order_id)
 where p.landing_date < $run_date and $has_earlier

@@ -1,7 +1,7 @@
 -- int_order_eval: every order in scope with its money facts and one flag per break rule
 -- (docs/MATCHING.md). An order may raise several breaks.
 -- Scope: the orders of the day, and every earlier order that a row landing today names (a
--- late credit, refund, reversal: int_scope_earlier).
+-- late credit, refund, reversal): int_scope.
 -- Payments and credits are aggregated per order first (hash aggregates), then joined to the
 -- orders once: no 10M-row join happens before an aggregate. The aggregates hold numbers only:
 -- the ids a break row shows (first payment, first credit, phone) are looked up in
@@ -11,13 +11,9 @@
 -- volume, not the warehouse's: the aggregates take every row landing today, and of the rows
 -- landed before only those of orders in scope, found by int_history_payments and
 -- int_history_credits (the refunds, by payment, are summed over every refund: a refund counts
--- against its payment whatever order id it carries). Every join builds its hash table on the right-hand side as written
--- (match.JOINS_AS_WRITTEN).
-with scope as (
-    select * from stg_orders where order_date = $run_date
-    union all
-    select * from int_scope_earlier
-),
+-- against its payment whatever order id it carries). Every join builds its hash table on the
+-- right-hand side as written (match.JOINS_AS_WRITTEN).
+with
 -- the statement rows the aggregates need: today's, and the earlier ones of orders in scope
 scope_payments as not materialized (
     select order_id, provider, provider_txn_id, kind, amount, event_at, is_success
@@ -103,7 +99,7 @@ joined as (
         c.credited_total,
         c.first_credited_at,
         c.min_credit <> o.face_value or c.max_credit <> o.face_value as any_credit_mismatch
-    from scope as o
+    from int_scope as o
     left join payments as p using (order_id)
     left join tolerant_nets as n using (order_id)
     left join refunds as r using (order_id)

@@ -43,8 +43,4 @@ select
 from mismatched as m
 -- its order, if known: every known order a row landing today names is in scope (today's, or an
 -- earlier one named today), so the earlier orders ever loaded are not scanned for it
-left join (
-    select order_id, msisdn, pay_amount from stg_orders where order_date = $run_date
-    union all
-    select order_id, msisdn, pay_amount from int_scope_earlier
-) as o using (order_id)
+left join int_scope as o using (order_id)

@@ -31,7 +31,7 @@ breaks as (
 -- The lookups read the rows of the orders in scope only: today's raw rows (a night appends its
 -- rows, so the scans skip the earlier nights' row groups), filtered by the breaking orders
 -- first (materialized, so no other join is planned below it), and the earlier rows
--- int_order_eval read (int_history_payments, int_history_credits, int_scope_earlier). Every
+-- int_order_eval read (int_history_payments, int_history_credits, int_scope). Every
 -- breaking order is in scope, so every row it has is among them: the history is not scanned
 -- again here. Today's rows are read raw, not through the stg_ views: a view's order_id is
 -- computed (a refund or reversal may take it from elsewhere), which keeps the join from
@@ -87,11 +87,7 @@ first_credit as (
 ),
 phones as (
     select o.order_id, o.msisdn
-    from (
-        select order_id, msisdn from stg_orders where order_date = $run_date
-        union all
-        select order_id, msisdn from int_scope_earlier
-    ) as o
+    from int_scope as o
     semi join breaking as b using (order_id)
 )
 select
