@@ -8,18 +8,16 @@ used to find them by grouping every row ever loaded, which grew with each night 
 The flag may say "repeats" of a row whose twin has since been deleted (a date loaded again):
 the match ranks it alone, and a row ranked first is no copy. It must never miss a repeat, so
 the key is compared by its 64-bit hash here (two keys sharing a hash are both flagged, and the
-match ranks by the exact key).
+match ranks by the exact key). The hash is stored with the row (``key_hash``, etl.row_hashes),
+so that the earlier rows are probed by it without hashing their keys again each night.
 """
 from __future__ import annotations
 
+from etl import row_hashes
 from etl.warehouse import Warehouse
 
 # The key of each raw table whose re-delivered rows the match ranks, as a hash expression.
-KEY_HASH = {
-    "raw_orders": "hash(order_id)",
-    "raw_payments": "hash(provider, kind, provider_txn_id, coalesce(refund_id, ''))",
-    "raw_billing": "hash(credit_id)",
-}
+KEY_HASH = {table: hashes["key_hash"] for table, hashes in row_hashes.STORED.items()}
 
 
 def insert_flagged(wh: Warehouse, table: str, rows_sql: str, params: dict) -> None:
@@ -32,8 +30,8 @@ def insert_flagged(wh: Warehouse, table: str, rows_sql: str, params: dict) -> No
         return
     key = KEY_HASH[table]
     _repeated_keys(wh, table, rows_sql, params, earlier="true")
-    wh.execute(f"insert into {table} by name select *, {key} in (select h from _repeated_keys) as repeats "
-               f"from ({rows_sql})", params)
+    wh.execute(f"insert into {table} by name select *{row_hashes.select_list(table)}, "
+               f"{key} in (select h from _repeated_keys) as repeats from ({rows_sql})", params)
     _drop_temps(wh)
 
 
@@ -53,12 +51,13 @@ def _repeated_keys(wh: Warehouse, table: str, new_rows_sql: str, params: dict, e
     on an earlier row of ``table`` (the rows ``earlier`` selects); those earlier rows are flagged
     here. The hash table holds the new keys only: the earlier rows are probed against it."""
     key = KEY_HASH[table]
+    row_hashes.fill(wh, table)
     wh.execute(f"create or replace temp table _new_keys as select {key} as h from ({new_rows_sql})", params)
     wh.execute("create or replace temp table _repeated_keys as "
                "select h from _new_keys group by h having count(*) > 1", {})
     if wh.scalar(f"select exists (select 1 from {table} where {earlier})"):
-        wh.execute(f"create or replace temp table _twins as select rowid as row_id, {key} as h "
-                   f"from {table} semi join _new_keys as n on n.h = {key} where {earlier}", {})
+        wh.execute(f"create or replace temp table _twins as select rowid as row_id, key_hash as h "
+                   f"from {table} semi join _new_keys as n on n.h = key_hash where {earlier}", {})
         wh.execute(f"update {table} set repeats = true where rowid in (select row_id from _twins) "
                    "and repeats is distinct from true", {})
         wh.execute("insert into _repeated_keys select distinct h from _twins", {})

@@ -10,7 +10,7 @@ from etl.redelivery import flag_unmarked, insert_flagged
 def _rows(batch: list[tuple[str, str]]) -> str:
     """A select of credit rows (credit_id, landing date) in raw_billing's shape, as the load's is."""
     values = ", ".join(f"('{credit}', 'f{day}.csv', {i}, '{day}'::date)" for i, (credit, day) in enumerate(batch))
-    return ("select credit_id, 50.00::decimal(18, 2) as amount, 'success' as result, source_file, "
+    return ("select credit_id, null::varchar as order_id, 50.00::decimal(18, 2) as amount, 'success' as result, source_file, "
             f"source_line::bigint as source_line, landing_date from (values {values}) "
             "as v(credit_id, source_file, source_line, landing_date)")
 
@@ -58,7 +58,7 @@ def test_a_statement_row_is_keyed_by_provider_kind_transaction_and_refund(ledger
     def rows(batch: list[tuple], day: str) -> str:
         values = ", ".join(f"('{p}', '{k}', '{t}', {'null' if r is None else repr(r)}, {i}, '{day}'::date)"
                            for i, (p, k, t, r) in enumerate(batch))
-        return ("select provider, kind, provider_txn_id, refund_id, 'f.csv' as source_file, "
+        return ("select provider, kind, provider_txn_id, refund_id, null::varchar as order_id, 'f.csv' as source_file, "
                 f"line::bigint as source_line, landing_date from (values {values}) "
                 "as v(provider, kind, provider_txn_id, refund_id, line, landing_date)")
 
@@ -74,3 +74,25 @@ def test_a_statement_row_is_keyed_by_provider_kind_transaction_and_refund(ledger
         ("alipay", "refund", "T1", "R1", "2026-11-24"): False, ("alipay", "refund", "T1", "R2", "2026-11-25"): False,
         ("wechatpay", "payment", "T2", None, "2026-11-24"): False, ("alipay", "payment", "T2", None, "2026-11-25"): False,
     }
+
+
+def test_an_earlier_row_without_a_stored_hash_is_still_found(ledger):
+    wh = ledger.wh
+    insert_flagged(wh, "raw_billing", _rows([("C1", "2026-11-24")]), {})
+    # written straight into the table, flagged but without its hash (a warehouse older than it)
+    wh.execute("insert into raw_billing (credit_id, source_file, source_line, landing_date, repeats) "
+               "values ('C5', 'old.csv', 1, '2026-11-23', false)")
+    insert_flagged(wh, "raw_billing", _rows([("C5", "2026-11-25")]), {})
+    assert _flags(wh) == {"C1": {False}, "C5": {True}}
+    assert wh.scalar("select count(*) from raw_billing where key_hash is null") == 0
+
+
+def test_hashes_stored_by_a_duckdb_that_hashed_differently_are_made_again(ledger):
+    wh = ledger.wh
+    insert_flagged(wh, "raw_billing", _rows([("C1", "2026-11-24"), ("C2", "2026-11-24")]), {})
+    # as if an earlier DuckDB had stored them: other hashes, and its stamp
+    wh.execute("update raw_billing set key_hash = key_hash + 1")
+    wh.execute("update key_hash_stamp set stamp = stamp + 1 where raw_table = 'raw_billing'")
+    insert_flagged(wh, "raw_billing", _rows([("C2", "2026-11-25")]), {})
+    assert _flags(wh) == {"C1": {False}, "C2": {True}}
+    assert wh.scalar("select count(*) from raw_billing where key_hash <> hash(credit_id)") == 0
