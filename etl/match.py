@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from datetime import date, datetime, time as dtime, timedelta
 
+from etl import row_hashes
 from etl.failpoints import failpoint
 from etl.redelivery import flag_unmarked
 from etl.warehouse import Warehouse, bind, read_sql
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 # The models, in the order a day's data flows through them.
 MODELS = (
     "staging/stg_orders_repeated",
+    "staging/stg_orders_once",
     "staging/stg_orders",
     "staging/stg_payment_copies",
     "staging/stg_refund_orders",
@@ -46,7 +48,8 @@ MODELS = (
 # Models built as temp views, not tables: read by few steps, they stream from the raw tables
 # (compressed, on disk) instead of holding ~10M rows each in memory. A view cannot take
 # parameters: they read the run's date from the one-row table cfg_run.
-VIEWS = frozenset({"staging/stg_orders", "staging/stg_payments", "staging/stg_credits", "matching/int_scope"})
+VIEWS = frozenset({"staging/stg_orders_once", "staging/stg_orders", "staging/stg_payments", "staging/stg_credits",
+                   "matching/int_scope"})
 
 # Models whose result is one row per order (10M a day at national scale): written once,
 # straight into their persistent table, instead of into a temp table that is then copied.
@@ -168,6 +171,7 @@ def match_date(wh: Warehouse, run_date: date) -> MatchResult:
     database = wh.scalar("select current_database()")
     steps: dict[str, float] = {}
     with wh.transaction():
+        row_hashes.fill_all(wh)  # the history models find rows by them
         flag_unmarked(wh)
         for name in MODELS:
             t0 = time.perf_counter()

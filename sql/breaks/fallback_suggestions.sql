@@ -6,11 +6,30 @@ with orphans as (
     from breaks_snapshot
     where break_type = 'ORPHAN_CREDIT' and status = 'open' and order_id is null
 ),
+open_missing as (
+    select order_id, msisdn, paid_at
+    from breaks_snapshot
+    where break_type = 'MISSING_CREDIT' and status = 'open'
+),
+-- their orders' face values. The orders are looked up by the stored hashes of their ids
+-- (etl.row_hashes) among those delivered once, so that the scan of every order ever loaded reads
+-- 8 bytes of each and the other columns of the few found; the few delivered more than once are
+-- ranked already (stg_orders_repeated).
+open_missing_rows as (
+    select o.rowid as row_id
+    from raw_orders as o
+    semi join (select hash(order_id) as h from open_missing) as m on m.h = o.key_hash
+    where o.landing_date <= $run_date
+),
+open_missing_orders as (
+    select o.order_id, o.face_value from stg_orders_once as o semi join open_missing_rows as r using (row_id)
+    union all
+    select o.order_id, o.face_value from stg_orders_repeated as o
+),
 missing as (
     select s.order_id, s.msisdn, o.face_value, s.paid_at
-    from breaks_snapshot as s
-    join stg_orders as o using (order_id)
-    where s.break_type = 'MISSING_CREDIT' and s.status = 'open'
+    from open_missing as s
+    join open_missing_orders as o using (order_id)
 ),
 candidates as (
     select

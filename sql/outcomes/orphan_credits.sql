@@ -20,11 +20,18 @@ held_over as (
     where c.landing_date = $run_date - 1 and c.is_credit
       and c.order_id is not null and c.credited_at >= $day_start
 ),
+-- the earlier orders' rows of their ids, found by the ids' stored hashes (etl.row_hashes): the
+-- scan reads 8 bytes of each earlier order, and the ids of the few rows found
+held_over_rows as (
+    select o.rowid as row_id
+    from raw_orders as o
+    semi join (select hash(order_id) as h from held_over) as k on k.h = o.key_hash
+    where o.landing_date < $run_date
+),
 known as (
     select e.order_id from int_order_eval as e semi join held_over as h using (order_id)
     union all
-    select o.order_id from stg_orders as o semi join held_over as h using (order_id)
-    where o.order_date < $run_date
+    select o.order_id from raw_orders as o semi join held_over_rows as r on r.row_id = o.rowid
 ),
 orphans as (
     select * from today_orphans

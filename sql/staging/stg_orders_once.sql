@@ -1,9 +1,11 @@
--- stg_orders (a view): one row per order known to the run for the date in cfg_run. The order
--- belongs to the date of the first orders file it arrived in; a later re-export (a delta pull
--- after a status change) updates its fields, the newest updated_at winning.
--- A view over raw_orders: an order delivered once is its own raw row; the few delivered more
--- than once come from stg_orders_repeated. Nothing of 10M rows is copied into memory.
+-- stg_orders_once (a view): the orders delivered once (nearly all), each its own raw row: the
+-- part of stg_orders that needs no ranking. A row whose order id is on another row too is
+-- flagged `repeats` as it is loaded (etl.redelivery; every twin is flagged), and is taken from
+-- stg_orders_repeated instead. The date comes from cfg_run (a view takes no parameters).
+-- Its own view, without the union of stg_orders, so that a reader looking rows up by row_id
+-- (int_scope_earlier) has the lookup reach the scan of raw_orders.
 select
+    o.rowid as row_id,  -- the raw row
     o.order_id,
     o.landing_date as order_date,
     o.created_at,
@@ -18,7 +20,4 @@ select
     o.status,
     o.updated_at
 from raw_orders as o
-anti join stg_orders_repeated as r using (order_id)
-where o.landing_date <= (select run_date from cfg_run) and o.order_id is not null
-union all
-select * from stg_orders_repeated
+where o.landing_date <= (select run_date from cfg_run) and o.order_id is not null and not o.repeats

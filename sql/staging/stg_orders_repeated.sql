@@ -6,6 +6,7 @@
 -- twin is of a later date, or was deleted) comes out as its own single row, exactly as
 -- stg_orders would take it from raw_orders.
 select
+    o.rowid as row_id,
     o.order_id,
     min(o.landing_date) over (partition by o.order_id) as order_date,
     o.created_at,
