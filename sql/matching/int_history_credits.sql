@@ -1,22 +1,22 @@
 -- int_history_credits: the billing rows landed before the run's date of the orders in scope
 -- (int_scope: today's, and the earlier ones a row landing today names). With today's
 -- rows they are all the billing rows of those orders, which the evaluation (int_order_eval) and
--- the break rows (order_breaks) read: found once, here, by one scan of the earlier rows. Few
--- rows (every kind, copies included; the readers filter): a credit posted before its order's
--- file came, and the credits of the earlier orders in scope.
--- As in int_history_payments, the scan reads the stored hash of every earlier row's order id
--- and its date, and the other columns only of the rows found, by row id. A reversal without an
--- order id takes the order of the credit it cancels (stg_credits): the hash of no id is probed
--- too, so those are kept for the view to resolve.
+-- the break rows (order_breaks) read: found once, here. Few rows (every kind, copies included;
+-- the readers filter): a credit posted before its order's file came, and the credits of the
+-- earlier orders in scope.
+-- Found in two steps, as in int_history_payments: the stored hashes of the earlier rows' order
+-- ids first, then those rows by row id, their order ids compared exactly. A row without an
+-- order id that names a cancelled credit (a reversal, or a re-credit) takes that credit's order
+-- in the view (stg_credits): those are kept for it to resolve.
 with wanted as (
     select c.rowid as row_id
     from raw_billing as c
-    semi join (
-        select hash(order_id) as h from int_scope
-        union all
-        select hash(null::varchar)
-    ) as s on s.h = c.order_hash
+    semi join (select hash(order_id) as h from int_scope) as s on s.h = c.order_hash
     where c.landing_date < $run_date and $has_earlier
+    union all
+    select c.rowid
+    from raw_billing as c
+    where c.landing_date < $run_date and $has_earlier and c.order_id is null and c.reverses_credit_id is not null
 )
 select c.order_id, c.credit_id, c.amount, c.credited_at, c.is_standing
 from stg_credits as c

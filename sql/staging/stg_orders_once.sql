@@ -1,7 +1,10 @@
 -- stg_orders_once (a view): the orders delivered once (nearly all), each its own raw row: the
 -- part of stg_orders that needs no ranking. A row whose order id is on another row too is
--- flagged `repeats` as it is loaded (etl.redelivery; every twin is flagged), and is taken from
--- stg_orders_repeated instead. The date comes from cfg_run (a view takes no parameters).
+-- flagged `repeats` as it is loaded, and is taken from stg_orders_repeated instead. The load
+-- flags every row of such an id (etl.redelivery), and the match flags rows written without a
+-- flag before it reads them; were a twin ever left unflagged, its order would be counted twice
+-- and the control totals would refuse to balance. The date comes from cfg_run (a view takes
+-- no parameters).
 -- Its own view, without the union of stg_orders, so that a reader looking rows up by row_id
 -- (int_scope_earlier) has the lookup reach the scan of raw_orders.
 select

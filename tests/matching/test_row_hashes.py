@@ -37,3 +37,13 @@ def test_rows_of_a_warehouse_older_than_the_hashes_are_found(ledger):
     ledger.wh.execute("update raw_billing set repeats = false")
     assert ledger.outcome("T1", on="2026-11-25") == "LATE_CREDIT"
     assert ledger.wh.scalar("select count(*) from raw_payments where order_hash is null") == 0
+
+
+def test_a_refund_without_an_order_id_in_the_history_counts_when_a_later_row_names_the_order(ledger):
+    # UnionPay may not give a refund's order id: the history models keep it for the staging
+    # view, which takes the order of the payment it refunds (found by a second reading)
+    ledger.order("A").payment("A").credit("A", credit_id="C-A")
+    ledger.refund(None, amount="49.80", at="2026-11-25 12:00:00", txn="alipay-A")
+    ledger.reversal("C-A", "A", at="2026-11-26 12:00:00")  # names A: A is judged again on the 26th
+    assert ledger.outcome("A", on="2026-11-25") == "REFUNDED_BUT_CREDITED"
+    assert ledger.outcome("A", on="2026-11-26") == "REFUNDED_CLEAN"
