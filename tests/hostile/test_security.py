@@ -164,7 +164,10 @@ SQL_TEXT_ALLOWED = {
     "etl/match.py": {"Path(name).name", "target", "', '.join(columns)", "select", "select_sql", "model", "kind"},
     # KEY_HASH's tables and key expressions, the load's select of a staged Parquet (bound
     # $parameters), its own filters of earlier rows and temp table names
-    "etl/redelivery.py": {"table", "key", "rows_sql", "new_rows_sql", "earlier", "temp"},
+    "etl/redelivery.py": {"table", "key", "rows_sql", "new_rows_sql", "earlier", "temp",
+                          "row_hashes.select_list(table)"},
+    # raw table names and the hash expressions of row_hashes.STORED, all constants of the module
+    "etl/row_hashes.py": {"STAMP", "table", "sets", "column", "expr"},
     "etl/resolve.py": {"latest"},  # a subquery written in the code
     "etl/warehouse.py": {"sql", "table", "read_sql('warehouse/schema')"},  # sql/ files and their table names
     "reports/exports.py": {"select_sql", "sql_path(path)"},
