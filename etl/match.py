@@ -32,6 +32,7 @@ MODELS = (
     "matching/int_history_payments",
     "matching/int_history_credits",
     "matching/int_order_eval",
+    "outcomes/order_break_figures",
     "outcomes/order_breaks",
     "outcomes/row_outcomes",  # before the orphan checks: it lists the orphans they read
     "outcomes/orphan_payments",

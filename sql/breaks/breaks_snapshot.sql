@@ -30,13 +30,18 @@ late_credits_today as (
 carried as (
     select
         b.break_key, b.break_type, b.order_id, b.provider, b.provider_txn_id, b.credit_id, b.msisdn,
-        coalesce(f.order_amount, b.order_amount) as order_amount,
-        coalesce(f.paid_amount, b.paid_amount) as paid_amount,
-        coalesce(f.credited_amount, b.credited_amount) as credited_amount,
-        coalesce(f.difference, b.difference) as difference,
-        coalesce(f.paid_at, b.paid_at) as paid_at,
-        coalesce(f.credited_at, b.credited_at) as credited_at,
-        coalesce(f.delay_minutes, b.delay_minutes) as delay_minutes,
+        -- today's figures: found again today, or its order re-evaluated today (a refund, a
+        -- reversal or a credit arrived) though the break is no longer raised
+        coalesce(f.order_amount, t.pay_amount, b.order_amount) as order_amount,
+        coalesce(f.paid_amount, t.net_paid, b.paid_amount) as paid_amount,
+        coalesce(f.credited_amount, t.credited_total, b.credited_amount) as credited_amount,
+        coalesce(f.difference, t.difference, b.difference) as difference,
+        case when f.break_key is null and t.order_id is not null then t.first_paid_at
+             else coalesce(f.paid_at, b.paid_at) end as paid_at,
+        case when f.break_key is null and t.order_id is not null then t.first_credited_at
+             else coalesce(f.credited_at, b.credited_at) end as credited_at,
+        case when f.break_key is null and t.order_id is not null then t.delay_minutes
+             else coalesce(f.delay_minutes, b.delay_minutes) end as delay_minutes,
         b.first_seen,
         case
             when m.break_key is not null then 'manual'
@@ -50,6 +55,7 @@ carried as (
         m.reason as resolution_reason
     from open_before as b
     left join breaks_found as f using (break_key)
+    left join order_break_figures as t on t.order_id = b.order_id and t.break_type = b.break_type
     left join manual as m using (break_key)
     -- every order in scope has its evaluation
     left join (select order_id from int_order_eval) as in_scope on in_scope.order_id = b.order_id

@@ -1,32 +1,13 @@
--- order_breaks: one row per break an order in scope raises today, with its amounts.
+-- order_breaks: one row per break an order in scope raises today, with its amounts
+-- (order_break_figures: the rules' figures).
 -- The ids a break row shows (the order's first payment, its first standing credit, the phone)
 -- are looked up here, for the breaking orders only (a few per cent), not carried through the
 -- evaluation of every order.
-with breaking as (
-    -- most orders raise nothing: skip them before the per-rule expansion
-    select *
-    from int_order_eval
-    where is_credit_without_payment or is_refunded_but_credited or is_missing_credit
-       or is_duplicate_payment or is_duplicate_credit or is_amount_mismatch
-       or is_late_credit or is_status_mismatch
+with breaks as (
+    select * from order_break_figures where raised
 ),
-breaks as (
-    select e.*, b.break_type, b.difference
-    from breaking as e
-    cross join lateral (
-        select * from (values
-            ('CREDIT_WITHOUT_PAYMENT', e.is_credit_without_payment, -e.credited_total),
-            ('REFUNDED_BUT_CREDITED', e.is_refunded_but_credited, -e.credited_total),
-            ('MISSING_CREDIT', e.is_missing_credit, e.net_paid),
-            ('DUPLICATE_PAYMENT', e.is_duplicate_payment, e.net_paid - e.pay_amount),
-            ('DUPLICATE_CREDIT', e.is_duplicate_credit, e.face_value - e.credited_total),
-            ('AMOUNT_MISMATCH', e.is_amount_mismatch,
-                coalesce(e.paid_mismatch, 0) + coalesce(e.credit_mismatch, 0)),
-            ('LATE_CREDIT', e.is_late_credit, 0),
-            ('STATUS_MISMATCH', e.is_status_mismatch, 0)
-        ) as v(break_type, raised, difference)
-        where v.raised
-    ) as b
+breaking as (
+    select distinct order_id from breaks
 ),
 -- The lookups read the rows of the orders in scope only: today's raw rows (a night appends its
 -- rows, so the scans skip the earlier nights' row groups), filtered by the breaking orders

@@ -1,5 +1,6 @@
 """Open items across nights: carried, aged, resolved automatically or by ops, never edited."""
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -90,3 +91,32 @@ class TestReExportedOrder:
                                 "and business_date = '2026-11-25'").isoformat() == "2026-11-24"
         assert dict(ledger.wh.rows("select outcome, rows from outcome_totals where source = 'orders' "
                                    "and business_date = '2026-11-25'")) == {"DUPLICATE_ROW": 1}
+
+
+class TestFiguresAsOfToday:
+    """A break carried open across nights shows today's money, not the night it was found:
+    ops must not chase a payment that has since been refunded."""
+
+    def test_carried_amount_mismatch_shows_the_refund(self, ledger):
+        ledger.order("T1", pay="49.80").payment("T1", amount="59.80").credit("T1")
+        assert ledger.row("AMOUNT_MISMATCH")["paid_amount"] == Decimal("59.80")
+        ledger.refund("T1", amount="10.00", at="2026-11-25 09:00:00")
+        row = ledger.row("AMOUNT_MISMATCH", on="2026-11-25")
+        assert (row["status"], row["first_seen"]) == ("open", date(2026, 11, 24))
+        assert (row["paid_amount"], row["difference"]) == (Decimal("49.80"), Decimal("0.00"))
+
+    def test_carried_duplicate_credit_shows_the_reversal(self, ledger):
+        ledger.paid_and_credited("T1").credit("T1", at="2026-11-24 10:04:00", credit_id="C2")
+        assert ledger.row("DUPLICATE_CREDIT")["credited_amount"] == Decimal("100.00")
+        ledger.reversal("C2", "T1", at="2026-11-25 11:00:00")
+        row = ledger.row("DUPLICATE_CREDIT", on="2026-11-25")
+        assert row["status"] == "open"
+        assert (row["credited_amount"], row["difference"]) == (Decimal("50.00"), Decimal("0.00"))
+
+    def test_break_of_an_order_nothing_touched_keeps_its_figures(self, ledger):
+        ledger.order("T1", pay="49.80").payment("T1", amount="59.80").credit("T1")
+        ledger.paid_and_credited("T2", at="2026-11-25 10:00:00")
+        first = ledger.row("AMOUNT_MISMATCH")
+        again = ledger.row("AMOUNT_MISMATCH", on="2026-11-25")
+        keep = ("paid_amount", "credited_amount", "difference", "paid_at", "credited_at", "delay_minutes")
+        assert {k: again[k] for k in keep} == {k: first[k] for k in keep}
