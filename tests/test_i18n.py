@@ -38,7 +38,7 @@ class TestNormalize:
 class TestTranslations:
     def test_chinese_from_the_catalog(self):
         assert i18n.gettext_for("zh_CN")("Finance") == "财务"
-        assert i18n.gettext_for("zh-CN")("Ops queue") == "待办队列"
+        assert i18n.gettext_for("zh-CN")("Ops queue") == "运营待办队列"
 
     def test_english_is_the_msgid(self):
         assert i18n.gettext_for("en")("Finance") == "Finance"
