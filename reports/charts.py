@@ -11,6 +11,7 @@ import io
 import itertools
 import math
 import re
+import subprocess
 from datetime import date
 from typing import Callable, Sequence
 
@@ -75,8 +76,23 @@ def require_cjk_font() -> str:
     (matplotlib would otherwise draw boxes and lay the labels out too narrow)."""
     from matplotlib import font_manager
 
+    wanted = font_manager.FontProperties(family=CJK_FONT)
     try:
-        return font_manager.findfont(font_manager.FontProperties(family=CJK_FONT), fallback_to_default=False)
+        return font_manager.findfont(wanted, fallback_to_default=False)
+    except ValueError:
+        pass
+    # installed after matplotlib cached its font list: ask fontconfig where it is
+    try:
+        found = subprocess.run(["fc-list", f":family={CJK_FONT}", "file"], capture_output=True, text=True,
+                               timeout=30, check=False).stdout
+    except OSError:
+        found = ""
+    for line in found.splitlines():
+        path = line.split(":", 1)[0].strip()
+        if path:
+            font_manager.fontManager.addfont(path)
+    try:
+        return font_manager.findfont(wanted, fallback_to_default=False)
     except ValueError:
         raise RuntimeError(f"the font {CJK_FONT!r} is not installed: Chinese chart labels need it "
                            "(Debian: apt-get install fonts-noto-cjk; bin/setup installs it)") from None

@@ -25,7 +25,7 @@ from etl.config import shanghai_now, shanghai_wall
 from etl.i18n import N_
 from etl.privacy import mask_text
 from etl.warehouse import Warehouse
-from reports import finance, labels, ops, product
+from reports import charts, finance, labels, ops, product
 from reports.marts import Marts
 
 if TYPE_CHECKING:  # the pipeline imports this module while it runs
@@ -99,6 +99,8 @@ def render_all(wh: Warehouse, business_date: date, folder: Path, summary: RunSum
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     locale = i18n.normalize(locale)
+    if locale == "zh_CN":
+        charts.require_cjk_font()  # before anything is written: no chart with boxes for glyphs
     env = environment(locale)
     marts = Marts(wh, business_date)
     written: list[Path] = []
