@@ -61,6 +61,8 @@ _ID = re.compile(r'\bid="([^"]+)"')
 
 # How an axis reads its numbers. Decimals follow the tick step, so ticks never repeat a label.
 count_axis, money_axis, pct_axis, plain_axis = "count", "money", "pct", "plain"
+# Finance reads amounts whole (¥300,000, never ¥30万 or ¥300k): its charts' axes are not shortened.
+money_exact_axis = "money_exact"
 
 
 def _decimals(values: Sequence[float]) -> int:
@@ -112,9 +114,9 @@ def tick_labeller(kind: str, ticks: Sequence[float], locale: str = DEFAULT_LOCAL
     if kind == "pct":
         decimals = _decimals([t * 100 for t in finite])
         return lambda v, _p=None: f"{v * 100:.{decimals}f}%"
-    scale, suffix = _scale(kind, top, locale)
+    scale, suffix = (1.0, "") if kind == money_exact_axis else _scale(kind, top, locale)
     decimals = _decimals([t / scale for t in finite])
-    prefix = "¥" if kind == "money" else ""
+    prefix = "¥" if kind in (money_axis, money_exact_axis) else ""
 
     def label(v: float, _p: object = None) -> str:
         sign = "-" if v < 0 else ""
@@ -245,7 +247,7 @@ def stacked_bars(categories: Sequence[object], stacks: dict[str, Sequence[float]
 
 
 def diverging_bars(days: Sequence[date], long: Sequence[float], short: Sequence[float], title: str,
-                   legend: tuple[str, str], locale: str = DEFAULT_LOCALE) -> str:
+                   legend: tuple[str, str], locale: str = DEFAULT_LOCALE, axis: str = money_axis) -> str:
     """Per day, 长款 (long: money held) above the axis and 短款 (short: money missing) below it;
     ``legend`` names the two sides in the page's language."""
     with plt.rc_context(_STYLE):
@@ -256,7 +258,7 @@ def diverging_bars(days: Sequence[date], long: Sequence[float], short: Sequence[
         ax.axhline(0, color="#444444", linewidth=0.8)
         step = max(1, len(days) // 10)
         ax.set_xticks(xs[::step], [d.strftime("%m-%d") for d in days][::step])
-        _format_axis(ax, money_axis, locale=locale)
+        _format_axis(ax, axis, locale=locale)
         ax.set_title(title)
         _legend_on_top(ax, 2)
         return _to_svg(fig, title)

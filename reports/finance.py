@@ -37,13 +37,13 @@ def context(marts: Marts, business_date: date, locale: str = DEFAULT_LOCALE) -> 
     net_chart = charts.stacked_bars(
         [d.strftime("%m-%d") for d in days],
         {labels.label(prov, "provider", locale): [net.get((d, prov)) or 0 for d in days] for prov in providers},
-        _("Net settlement per day, by provider"), axis=charts.money_axis, rotate=45 if len(days) > 12 else 0,
+        _("Net settlement per day, by provider"), axis=charts.money_exact_axis, rotate=45 if len(days) > 12 else 0,
         locale=locale,
     ) if providers else None
     open_chart = charts.diverging_bars(
         [r["business_date"] for r in open_days], [r["long_amount"] for r in open_days],
         [r["short_amount"] for r in open_days], _("Open break amounts at each day's close: 长款 vs 短款"),
-        legend=side_legend(locale), locale=locale,
+        legend=side_legend(locale), locale=locale, axis=charts.money_exact_axis,
     ) if open_days else None
 
     total = next((r for r in by_type if r["is_total"]), {})

@@ -209,3 +209,19 @@ class TestExports:
         finally:
             book.close()
         assert "已支付未到账（掉单）" in column and "合计" in column
+
+
+class TestChartAxes:
+    """Large ticks read as people write them: 万 in Chinese, k in English; finance never shortens."""
+
+    @pytest.mark.parametrize("kind, locale, text", [
+        pytest.param("money", "zh_CN", "¥20万", id="zh-money"),
+        pytest.param("money", "en", "¥200k", id="en-money"),
+        pytest.param("money_exact", "zh_CN", "¥200,000", id="zh-finance"),
+        pytest.param("money_exact", "en", "¥200,000", id="en-finance"),
+        pytest.param("count", "zh_CN", "20万", id="zh-count"),
+    ])
+    def test_ticks(self, kind, locale, text):
+        from reports.charts import tick_labeller
+
+        assert tick_labeller(kind, [0, 100_000, 200_000], locale)(200_000) == text
