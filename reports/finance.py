@@ -42,7 +42,7 @@ def context(marts: Marts, business_date: date, locale: str = DEFAULT_LOCALE) -> 
     ) if providers else None
     open_chart = charts.diverging_bars(
         [r["business_date"] for r in open_days], [r["long_amount"] for r in open_days],
-        [r["short_amount"] for r in open_days], _("Open break amounts at each day's close: 长款 vs 短款"),
+        [r["short_amount"] for r in open_days], _("Open break amounts at each day's close: long vs short"),
         legend=side_legend(locale), locale=locale, axis=charts.money_exact_axis,
     ) if open_days else None
 
@@ -67,9 +67,9 @@ def context(marts: Marts, business_date: date, locale: str = DEFAULT_LOCALE) -> 
 
 
 def side_legend(locale: str) -> tuple[str, str]:
-    """The two sides of a break in the diverging charts' legend."""
+    """The two sides of a break in the diverging charts' legend (English charts need no CJK font)."""
     _ = gettext_for(locale)
-    return _("长款 long: money held, credit or refund owed"), _("短款 short: credit given, money missing")
+    return _("long: money held, credit or refund owed"), _("short: credit given, money missing")
 
 
 SETTLEMENT_COLUMNS = (
