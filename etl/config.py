@@ -87,6 +87,14 @@ class DuckDB(_Section):
 
 class Reports(_Section):
     enabled: bool = True
+    locale: str = "zh_CN"
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, v: str) -> str:
+        from etl.i18n import normalize
+
+        return normalize(v)
 
 
 class Alerts(_Section):
