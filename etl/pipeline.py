@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from etl.config import Settings, shanghai_now, shanghai_stamp, shanghai_wall
+from etl.console_publish import write_console_tables
 from etl.export import write_breaks
 from etl.failpoints import failpoint
 from etl.ingest.base import configure_parsing
@@ -232,6 +233,8 @@ def write_outputs(settings: Settings, wh: Warehouse, business_date: date, summar
     try:
         with timed(summary, "export", progress):
             write_breaks(wh, business_date, tmp)
+        with timed(summary, "console", progress):
+            write_console_tables(settings, wh, business_date, tmp / "console")
         failpoint("mid_report")
         if settings.reports.enabled:
             with timed(summary, "reports", progress):
