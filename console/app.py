@@ -30,7 +30,7 @@ from starlette.datastructures import UploadFile
 from console import actions, auth, forms
 from console.auth import Current, Policy
 from console.published import Published
-from console.reasons import AGE_BUCKETS, BREAK_TYPES, PROVIDERS, REASONS, SLA_STATES, SlaRule, why
+from console.reasons import AGE_BUCKETS, BREAK_TYPES, CHANNELS, PROVIDERS, REASONS, SLA_STATES, SlaRule, why
 from etl import i18n
 from etl.config import Settings, shanghai_now
 from etl.privacy import mask_text, spreadsheet_safe
@@ -122,6 +122,7 @@ def _environment(locale: str) -> Environment:
     env.filters["svg"] = lambda svg: Markup(svg) if svg else ""  # our own charts only (matplotlib escapes text)
     # the one number an ops user chose to reveal (audited): escaped, and not masked again
     env.filters["safe_number"] = lambda number: Markup.escape(number)
+    env.filters["channel"] = lambda code: _(CHANNELS[code]) if code in CHANNELS else (code or "")
     env.filters["why"] = lambda row: why(row, _, env.filters["money"])
     env.filters["qs"] = lambda params: urlencode({k: v for k, v in params.items() if v not in (None, "")})
     return env

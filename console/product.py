@@ -8,6 +8,7 @@ from typing import Any
 
 from console import forms
 from console.published import Published
+from console.reasons import CHANNELS
 
 DIMENSIONS = ("channel", "province", "product_type", "pay_method")
 MAX_DAYS = 366
@@ -49,12 +50,18 @@ def product_context(ctx, published: Published) -> dict[str, Any]:  # noqa: ANN00
                        "success": credited / paid if paid else None, "late": late / credited if credited else None,
                        "mean_delay": delay / credited if credited else None})
     charts = []
+
+    def label(name: str) -> str:
+        if name == "all":
+            return _("All orders")
+        return _(CHANNELS[name]) if split == "channel" and name in CHANNELS else name
+
     if names:
-        charts.append(line_chart(days, {n: [int(series[n][d]["orders"]) if d in series[n] else 0 for d in days]
+        charts.append(line_chart(days, {label(n): [int(series[n][d]["orders"]) if d in series[n] else 0 for d in days]
                                         for n in names}, _("Orders per day")))
-        charts.append(line_chart(days, {n: [(int(series[n][d]["credited_orders"]) / int(series[n][d]["paid_orders"]))
-                                            if d in series[n] and int(series[n][d]["paid_orders"]) else None
-                                            for d in days] for n in names},
+        charts.append(line_chart(days, {label(n): [(int(series[n][d]["credited_orders"]) / int(series[n][d]["paid_orders"]))
+                                                   if d in series[n] and int(series[n][d]["paid_orders"]) else None
+                                                   for d in days] for n in names},
                                  _("Success rate (credited of paid)"), axis=pct_axis))
     return {"latest": latest, "first": first, "last": last, "options": options, "dims": dims, "split": split or "",
             "totals": totals, "charts": charts, "dimensions": DIMENSIONS}

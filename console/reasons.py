@@ -33,6 +33,8 @@ BREAK_TYPES: dict[str, str] = {
     "ORPHAN_CREDIT": N_("One-sided: billing has it, platform does not"),
     "FEE_MISMATCH": N_("Fee mismatch"),
 }
+CHANNELS = {"app": N_("Carrier app"), "web": N_("Web"), "alipay_mini": N_("Alipay mini program"),
+            "wechat_mini": N_("WeChat mini program"), "jd": N_("JD")}
 PROVIDERS = {"alipay": N_("Alipay"), "wechatpay": N_("WeChat Pay"), "unionpay": N_("UnionPay")}
 AGE_BUCKETS: dict[str, tuple[int, int | None]] = {"0-1": (0, 1), "2-3": (2, 3), "4-7": (4, 7),
                                                   "8-30": (8, 30), "gt30": (31, None)}
@@ -95,8 +97,10 @@ def why(row: dict[str, Any], _: Callable[..., str], money: Callable[[Any], str])
     if t == "STATUS_MISMATCH":
         return _("the order says %(status)s, the ledgers say otherwise", status=row.get("order_status") or "?")
     if t == "ORPHAN_PAYMENT":
+        provider = row.get("provider")
         return _("%(provider)s received %(paid)s at %(at)s for an order the platform does not have",
-                 provider=row.get("provider") or "?", paid=money(paid), at=paid_at)
+                 provider=_(PROVIDERS[provider]) if provider in PROVIDERS else provider or "?",
+                 paid=money(paid), at=paid_at)
     if t == "ORPHAN_CREDIT":
         return _("billing credited %(credited)s at %(at)s for no order of the platform",
                  credited=money(credited), at=credited_at)

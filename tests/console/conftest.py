@@ -174,13 +174,16 @@ def as_role(app):
     return make
 
 
-def first_break(settings, break_type: str = "MISSING_CREDIT", status: str = "open", above=None) -> dict:
+def first_break(settings, break_type: str = "MISSING_CREDIT", status: str = "open", above=None,
+                skip: tuple[str, ...] = ()) -> dict:
     from console.published import Published
     from console.reasons import SlaRule
 
     pub = Published(settings.paths.output, SlaRule.from_settings(settings.console))
     rows = pub.query("select * from read_parquet($f) where break_type = $t and status = $s "
-                     "and abs(difference) > coalesce($above, -1) order by abs(difference) desc, break_key limit 1",
-                     {"f": pub.file(pub.latest(), "breaks"), "t": break_type, "s": status, "above": above})
+                     "and abs(difference) > coalesce($above, -1) and break_key not in (select unnest($skip::varchar[])) "
+                     "order by abs(difference) desc, break_key limit 1",
+                     {"f": pub.file(pub.latest(), "breaks"), "t": break_type, "s": status, "above": above,
+                      "skip": list(skip)})
     assert rows, f"the generated days have no {status} {break_type}"
     return rows[0]
