@@ -99,24 +99,25 @@ class QueueFilter:
 
 
 def _sla_select(sla: SlaRule) -> tuple[str, dict[str, Any]]:
-    """The break rows with their SLA state, computed in SQL from the configured rule."""
+    """The break rows with their SLA state, computed in SQL from the configured rule: one CASE
+    branch per configured break type (the text follows the configuration, never a request; the
+    values are bound)."""
     types = [t for t in sla.days if t != "default"]
-    sql = """
-        select b.*,
-               greatest(coalesce(s.days, $sla_default) - case when abs(b.difference) >= $sla_large then 1 else 0 end, 0)
-                   as sla_limit,
+    days = "case b.break_type " + " ".join(f"when $sla_t{i} then $sla_d{i}" for i in range(len(types))) + \
+        " else $sla_default end" if types else "$sla_default"
+    limit = f"greatest({days} - case when abs(b.difference) >= $sla_large then 1 else 0 end, 0)"
+    sql = f"""
+        select b.*, {limit} as sla_limit,
                case when b.status <> 'open' then null
-                    when b.age_days > greatest(coalesce(s.days, $sla_default)
-                         - case when abs(b.difference) >= $sla_large then 1 else 0 end, 0) then 'breached'
-                    when b.age_days >= greatest(coalesce(s.days, $sla_default)
-                         - case when abs(b.difference) >= $sla_large then 1 else 0 end, 0) - $sla_warn then 'warning'
+                    when b.age_days > {limit} then 'breached'
+                    when b.age_days >= {limit} - $sla_warn then 'warning'
                     else 'on_track' end as sla_state
         from read_parquet($breaks_file) as b
-        left join (select unnest($sla_types::varchar[]) as break_type, unnest($sla_days::integer[]) as days) as s
-            using (break_type)
     """
-    return sql, {"sla_default": sla.days["default"], "sla_large": sla.large_amount, "sla_warn": sla.warn_days,
-                 "sla_types": types, "sla_days": [sla.days[t] for t in types]}
+    params: dict[str, Any] = {"sla_default": sla.days["default"], "sla_large": sla.large_amount, "sla_warn": sla.warn_days}
+    for i, t in enumerate(types):
+        params[f"sla_t{i}"], params[f"sla_d{i}"] = t, sla.days[t]
+    return sql, params
 
 
 @dataclass
@@ -141,6 +142,7 @@ class Published:
         self.sla = sla
         self._db = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
         self._lock = threading.Lock()
+        self._options: tuple[tuple, dict[str, list[str]]] | None = None
 
     # ---- which dates ----------------------------------------------------------------------
     def dates(self) -> list[date]:
@@ -308,13 +310,20 @@ class Published:
                           {"file": self.file(day, "breaks")})
 
     def product_options(self) -> dict[str, list[str]]:
+        """The values each product filter offers, from every published date (cached until a
+        date is published or replaced)."""
         files = self.files("product")
         if not files:
             return {}
+        stamp = tuple((f, Path(f).stat().st_mtime_ns) for f in files if Path(f).exists())
+        cached = self._options
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
         out = {}
         for col in ("channel", "province", "product_type", "pay_method"):
             out[col] = [r["v"] for r in self.query(
                 f"select distinct {col} as v from read_parquet($files) where {col} <> '' order by 1", {"files": files})]
+        self._options = (stamp, out)
         return out
 
     def product_daily(self, first: date, last: date, dims: dict[str, str | None], split: str | None) -> list[dict[str, Any]]:
