@@ -83,15 +83,16 @@ def free_port() -> int:
 
 
 def serve(work: Path, port: int) -> subprocess.Popen:
+    log = (work / "server.log").open("wb")
     proc = subprocess.Popen([sys.executable, "-c", "from etl.cli import app; app()", "serve", "--port", str(port)],
-                            env=_env(work), cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            env=_env(work), cwd=ROOT, stdout=log, stderr=log)
     for _ in range(300):
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return proc
         except OSError:
             if proc.poll() is not None:
-                raise RuntimeError(proc.stderr.read().decode()[-2000:])
+                raise RuntimeError((work / "server.log").read_text("utf-8", "replace")[-2000:])
             time.sleep(0.1)
     raise RuntimeError("the console did not start")
 
@@ -119,7 +120,8 @@ def user_day(base: str, name: str, rounds: int, data: dict, pages: int, out: dic
                 started = time.perf_counter()
                 response = client.get(url, params=params)
                 elapsed = time.perf_counter() - started
-                assert response.status_code == 200, (url, response.status_code)
+                if response.status_code != 200:
+                    raise RuntimeError(f"{url} {params}: {response.status_code} (see server.log)")
                 timings[kind].append(elapsed)
     with lock:
         for kind, values in timings.items():

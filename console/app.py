@@ -209,6 +209,7 @@ def create_app(settings: Settings, store: sessionmaker[Session] | None = None) -
                 file: UploadFile | None, data: bytes | None) -> Response:
         with store() as db:
             user = auth.current(db, request.cookies.get(SESSION_COOKIE), policy)
+            db.commit()  # hand the connection back to the pool while DuckDB reads: a page may take a while
             env = envs[i18n.normalize(user.locale) if user else i18n.DEFAULT_LOCALE]
             ctx = Ctx(request, settings, db, published, user, fields, env, file, data)
             _ = ctx._

@@ -143,6 +143,7 @@ class Published:
         self._db = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
         self._lock = threading.Lock()
         self._options: tuple[tuple, dict[str, list[str]]] | None = None
+        self._counts: dict[tuple, dict[str, Any]] = {}
 
     # ---- which dates ----------------------------------------------------------------------
     def dates(self) -> list[date]:
@@ -194,13 +195,32 @@ class Published:
         base, params = _sla_select(self.sla)
         where, wparams = f.where(self.sla)
         params = {**params, **wparams, "breaks_file": self.file(day, "breaks")}
-        total_row = self.query(f"select count(*) as n, coalesce(sum(difference), 0) as amount "
-                               f"from ({base}) where {where}", params)[0]
+        total_row = self._totals(f"select count(*) as n, coalesce(sum(difference), 0) as amount "
+                                 f"from ({base}) where {where}", params)
         page = max(1, page)
         rows = self.query(f"select * exclude (msisdn_hash) from ({base}) where {where} "
                           f"order by {f.order_by()} limit $limit offset $offset",
                           {**params, "limit": page_size, "offset": (page - 1) * page_size})
         return Page(rows, int(total_row["n"]), page, page_size, day, {"amount": total_row["amount"]})
+
+    def _totals(self, sql: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A filter's count and sum, kept while the file is the same: paging through a queue
+        counts it once."""
+        path = params["breaks_file"]
+        try:
+            stamp = Path(path).stat().st_mtime_ns
+        except OSError:  # between the two renames of a publish: count without the cache
+            return self.query(sql, params)[0]
+        key = (sql, path, stamp, repr(sorted(params.items())))
+        with self._lock:
+            hit = self._counts.get(key)
+        if hit is None:
+            hit = self.query(sql, params)[0]
+            with self._lock:
+                if len(self._counts) > 512:
+                    self._counts.clear()
+                self._counts[key] = hit
+        return hit
 
     def export_rows(self, f: QueueFilter, limit: int) -> tuple[list[str], list[tuple]]:
         day = self.latest()
