@@ -204,5 +204,16 @@ def resolve(
         console.print(f"{r.action}d {r.break_key} (effective {r.effective_date})", highlight=False)
 
 
+def _console_commands() -> None:
+    """The console's commands (console/cli.py): its own package, registered here."""
+    from console.cli import audit_app, serve, users_app
+
+    app.add_typer(users_app, name="users")
+    app.add_typer(audit_app, name="audit")
+    app.command("serve")(serve)
+
+
+_console_commands()
+
 if __name__ == "__main__":
     app()

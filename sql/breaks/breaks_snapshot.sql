@@ -27,20 +27,38 @@ manual as (
 late_credits_today as (
     select order_id from breaks_found where break_type = 'LATE_CREDIT'
 ),
+-- A break carried open shows today's figures: found again, today's row has them; not found
+-- again but its order judged today (a refund, a reversal or a credit landed for it), the figures
+-- its rule gives the order today (order_break_figures). A break resolved today keeps the figures
+-- it had while open: what was settled.
+refreshed as (
+    select
+        b.break_key,
+        t.pay_amount,
+        t.net_paid,
+        t.credited_total,
+        t.difference,
+        t.first_paid_at,
+        t.first_credited_at,
+        t.delay_minutes
+    from open_before as b
+    join order_break_figures as t on t.order_id = b.order_id and t.break_type = b.break_type
+    where b.break_key not in (select break_key from breaks_found)
+      and b.break_key not in (select break_key from manual)
+      -- these two resolve themselves once no longer found
+      and b.break_type not in ('MISSING_CREDIT', 'DUPLICATE_PAYMENT')
+),
 carried as (
     select
         b.break_key, b.break_type, b.order_id, b.provider, b.provider_txn_id, b.credit_id, b.msisdn,
-        -- today's figures: found again today, or its order re-evaluated today (a refund, a
-        -- reversal or a credit arrived) though the break is no longer raised
-        coalesce(f.order_amount, t.pay_amount, b.order_amount) as order_amount,
-        coalesce(f.paid_amount, t.net_paid, b.paid_amount) as paid_amount,
-        coalesce(f.credited_amount, t.credited_total, b.credited_amount) as credited_amount,
-        coalesce(f.difference, t.difference, b.difference) as difference,
-        case when f.break_key is null and t.order_id is not null then t.first_paid_at
-             else coalesce(f.paid_at, b.paid_at) end as paid_at,
-        case when f.break_key is null and t.order_id is not null then t.first_credited_at
+        coalesce(f.order_amount, r.pay_amount, b.order_amount) as order_amount,
+        coalesce(f.paid_amount, r.net_paid, b.paid_amount) as paid_amount,
+        coalesce(f.credited_amount, r.credited_total, b.credited_amount) as credited_amount,
+        coalesce(f.difference, r.difference, b.difference) as difference,
+        case when r.break_key is not null then r.first_paid_at else coalesce(f.paid_at, b.paid_at) end as paid_at,
+        case when r.break_key is not null then r.first_credited_at
              else coalesce(f.credited_at, b.credited_at) end as credited_at,
-        case when f.break_key is null and t.order_id is not null then t.delay_minutes
+        case when r.break_key is not null then r.delay_minutes
              else coalesce(f.delay_minutes, b.delay_minutes) end as delay_minutes,
         b.first_seen,
         case
@@ -55,7 +73,7 @@ carried as (
         m.reason as resolution_reason
     from open_before as b
     left join breaks_found as f using (break_key)
-    left join order_break_figures as t on t.order_id = b.order_id and t.break_type = b.break_type
+    left join refreshed as r using (break_key)
     left join manual as m using (break_key)
     -- every order in scope has its evaluation
     left join (select order_id from int_order_eval) as in_scope on in_scope.order_id = b.order_id

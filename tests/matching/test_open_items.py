@@ -120,3 +120,11 @@ class TestFiguresAsOfToday:
         again = ledger.row("AMOUNT_MISMATCH", on="2026-11-25")
         keep = ("paid_amount", "credited_amount", "difference", "paid_at", "credited_at", "delay_minutes")
         assert {k: again[k] for k in keep} == {k: first[k] for k in keep}
+
+    def test_an_auto_resolved_missing_credit_keeps_what_was_owed(self, ledger):
+        ledger.order("T1", status="paid").payment("T1")
+        ledger.run("2026-11-24")
+        ledger.refund("T1", at="2026-11-25 09:00:00")
+        ledger.run("2026-11-25")
+        row = ledger.row("MISSING_CREDIT", on="2026-11-25")
+        assert row["status"] == "resolved" and row["difference"] == Decimal("49.80")
