@@ -1,0 +1,43 @@
+"""Fixtures of the remediation tests: the provider sandbox (keys made once per session)."""
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from decimal import Decimal
+
+import pytest
+
+from etl.extract.providers.http import Http, RetryPolicy
+from etl.fixes.senders import RefundRequest
+from tests.extract.fakes import Keys
+from tests.fixes.sandbox import ProviderSandbox
+
+
+@pytest.fixture(scope="session")
+def fix_keys() -> Keys:
+    return Keys()
+
+
+@pytest.fixture
+def sandbox(fix_keys) -> Iterator[ProviderSandbox]:
+    box = ProviderSandbox(fix_keys).start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture
+def quick_http() -> Http:
+    """A read timeout shorter than the sandbox's late answer."""
+    return Http(timeout=(2.0, 0.6))
+
+
+@pytest.fixture
+def no_wait() -> RetryPolicy:
+    return RetryPolicy(attempts=3, backoff=0.0, sleep=lambda s: None)
+
+
+def refund_request(provider: str, key: str = "RF0123456789ABCDEF0123456789ABCD", txn: str = "TXN1",
+                   amount: str = "49.80", paid: str = "49.80", order_id: str | None = "T1") -> RefundRequest:
+    return RefundRequest(key=key, provider=provider, provider_txn_id=txn, order_id=order_id, amount=Decimal(amount),
+                         payment_amount=Decimal(paid), reason="重复支付退款",
+                         first_sent_at=datetime(2026, 11, 25, 10, 0, 0))
