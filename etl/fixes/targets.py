@@ -82,3 +82,15 @@ def landed_keys(wh: Warehouse, keys: list[str], through: date) -> dict[str, date
         "group by credit_id",
         {"k": list(keys), "d": through})
     return {key: day for key, day in rows}
+
+
+def msisdn_for(wh: Warehouse, order_id: str | None, credit_id: str | None) -> str | None:
+    """The phone a billing fix is for: the credit's (a reversal), else the order's latest delivery."""
+    if credit_id:
+        found = wh.scalar("select any_value(msisdn) from raw_billing where credit_id = $c", {"c": credit_id})
+        if found:
+            return found
+    if order_id:
+        return wh.scalar("select msisdn from raw_orders where order_id = $o "
+                         "order by updated_at desc nulls last, landing_date desc limit 1", {"o": order_id})
+    return None
