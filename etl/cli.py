@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from etl.config import Settings, load_settings
+from etl.i18n import normalize
 from etl.privacy import MaskingFilter
 
 app = typer.Typer(
@@ -103,6 +104,7 @@ def run(
     to: Annotated[Optional[str], typer.Option("--to", help="Last date of a range (inclusive).")] = None,
     landing: LandingOpt = None, warehouse: WarehouseOpt = None, output: OutputOpt = None,
     quarantine: QuarantineOpt = None,
+    locale: Annotated[Optional[str], typer.Option("--locale", help="Language of the reports, exports and alerts: zh_CN (default) or en (env RECON_REPORTS__LOCALE).")] = None,
 ) -> None:
     """Ingest, match, carry open items, export breaks and render reports for a date or a range."""
     from etl.match import ControlTotalsError
@@ -120,6 +122,12 @@ def run(
     else:
         raise typer.BadParameter("give --date, or --from and --to")
     settings = _settings(landing=landing, warehouse=warehouse, output=output, quarantine=quarantine)
+    if locale is not None:
+        try:
+            settings = settings.model_copy(update={"reports": settings.reports.model_copy(
+                update={"locale": normalize(locale)})})
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--locale") from None
     try:
         summaries = run_dates(settings, dates, _progress)
     except (RunError, ControlTotalsError) as exc:
@@ -195,6 +203,17 @@ def resolve(
     for r in done:
         console.print(f"{r.action}d {r.break_key} (effective {r.effective_date})", highlight=False)
 
+
+def _console_commands() -> None:
+    """The console's commands (console/cli.py): its own package, registered here."""
+    from console.cli import audit_app, serve, users_app
+
+    app.add_typer(users_app, name="users")
+    app.add_typer(audit_app, name="audit")
+    app.command("serve")(serve)
+
+
+_console_commands()
 
 if __name__ == "__main__":
     app()

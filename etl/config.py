@@ -87,6 +87,14 @@ class DuckDB(_Section):
 
 class Reports(_Section):
     enabled: bool = True
+    locale: str = "zh_CN"
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, v: str) -> str:
+        from etl.i18n import normalize
+
+        return normalize(v)
 
 
 class Alerts(_Section):
@@ -122,8 +130,38 @@ class Remediation(_Section):
     unconfirmed_after_days: int = Field(ge=1)
     max_sends_per_hour: int = Field(ge=0)
     max_amount_per_hour: Decimal = Field(ge=0)
-    store_url: str = ""  # SQLAlchemy URL of the fix store; empty: sqlite next to the warehouse
     providers: dict[Provider, RemediationProvider]
+class ConsoleOidc(_Section):
+    """A company SSO (OpenID Connect) in place of the local login: docs/CONSOLE.md."""
+    issuer_url: str = ""
+    client_id: str = ""
+    client_secret_env: str = "RECON_CONSOLE_OIDC_SECRET"  # the secret itself never sits in a file
+    role_claim: str = "recon_role"                        # the claim naming one of console.auth.ROLES
+
+
+class Console(_Section):
+    """The web console (console/): where it listens, its own database, sessions and rules."""
+    host: str
+    port: int = Field(ge=0, le=65535)
+    database_url: str
+    auth: Literal["local", "oidc"] = "local"
+    idle_minutes: int = Field(gt=0)
+    session_hours: int = Field(gt=0)
+    secure_cookies: Literal["auto", "always", "never"] = "auto"
+    lock_after_failures: int = Field(gt=0)
+    lock_minutes: int = Field(gt=0)
+    writeoff_approval_above: Decimal = Field(ge=0)
+    page_size: int = Field(gt=0, le=500)
+    export_max_rows: int = Field(gt=0)
+    max_upload_bytes: int = Field(gt=0)
+    search_key_file: Path
+    sla_days: dict[str, int]
+    sla_warn_days: int = Field(ge=0)
+    sla_large_amount: Decimal = Field(ge=0)
+    oidc: ConsoleOidc = ConsoleOidc()
+
+    def sla_for(self, break_type: str) -> int:
+        return self.sla_days.get(break_type, self.sla_days["default"])
 
 
 class Settings(_Section):
@@ -135,6 +173,7 @@ class Settings(_Section):
     sources: Sources
     reports: Reports
     remediation: Remediation
+    console: Console
 
     @field_validator("providers")
     @classmethod

@@ -237,7 +237,7 @@ def write_outputs(settings: Settings, wh: Warehouse, business_date: date, summar
             with timed(summary, "reports", progress):
                 from reports.render import render_all
 
-                render_all(wh, business_date, tmp, summary)
+                render_all(wh, business_date, tmp, summary, locale=settings.reports.locale)
         failpoint("before_publish")
         summary.status = "ok"
         summary.finished_at = shanghai_stamp()

@@ -15,14 +15,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from functools import cache
+
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from markupsafe import Markup
 
+from etl import i18n
 from etl.config import shanghai_now, shanghai_wall
+from etl.i18n import N_
 from etl.privacy import mask_text
 from etl.warehouse import Warehouse
 from reports import finance, ops, product
-from reports.formatting import FILTERS
 from reports.marts import Marts
 
 if TYPE_CHECKING:  # the pipeline imports this module while it runs
@@ -31,12 +34,20 @@ if TYPE_CHECKING:  # the pipeline imports this module while it runs
 log = logging.getLogger(__name__)
 TEMPLATES = Path(__file__).with_name("templates")
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:"  # written literally in base.html.j2
-PAGES = (("index", "Run"), ("finance", "Finance"), ("ops", "Ops queue"), ("product", "Product"))
+PAGES = (("index", N_("Run")), ("finance", N_("Finance")), ("ops", N_("Ops queue")), ("product", N_("Product")))
 
 
-def environment() -> Environment:
+def environment(locale: str = i18n.DEFAULT_LOCALE) -> Environment:
+    """The reports' templates speaking ``locale``: one Environment per locale (the translations
+    and format filters are bound to it), one set of templates for all."""
+    return _environment(i18n.normalize(locale))
+
+
+@cache
+def _environment(locale: str) -> Environment:
     env = Environment(
         loader=FileSystemLoader(TEMPLATES),
+        extensions=["jinja2.ext.i18n"],
         autoescape=select_autoescape(default=True, default_for_string=True),
         undefined=StrictUndefined,
         trim_blocks=True,
@@ -45,7 +56,7 @@ def environment() -> Environment:
         # channel name could hold one); our own SVG charts are masked where they are drawn
         finalize=lambda v: mask_text(v) if isinstance(v, str) and not isinstance(v, Markup) else v,
     )
-    env.filters.update(FILTERS)
+    i18n.install(env, locale)
     env.filters["masked"] = lambda text: mask_text(str(text)) if text is not None else ""
     env.filters["svg"] = lambda svg: Markup(svg) if svg else ""  # only our own charts: matplotlib escapes their text
     return env
@@ -79,11 +90,14 @@ def _run_context(summary: RunSummary, marts: Marts, fin: dict, ops_ctx: dict, pr
     }
 
 
-def render_all(wh: Warehouse, business_date: date, folder: Path, summary: RunSummary) -> list[Path]:
-    """Write every report and export of ``business_date`` into ``folder``; return their paths."""
+def render_all(wh: Warehouse, business_date: date, folder: Path, summary: RunSummary,
+               locale: str = i18n.DEFAULT_LOCALE) -> list[Path]:
+    """Write every report and export of ``business_date`` into ``folder`` in ``locale``; return
+    their paths."""
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    env = environment()
+    locale = i18n.normalize(locale)
+    env = environment(locale)
     marts = Marts(wh, business_date)
     written: list[Path] = []
     try:

@@ -1,4 +1,5 @@
 """Numbers as finance reads them."""
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -34,10 +35,31 @@ class TestRatesAndChanges:
 
     @pytest.mark.parametrize("new, old, kind, text", [
         pytest.param(110, 100, "relative", "+10.0%", id="volume"),
-        pytest.param(0.95, 0.97, "points", "-2.0 pp", id="rate-in-points"),
+        pytest.param(0.95, 0.97, "points", "-2.0 个百分点", id="rate-in-points"),
         pytest.param(4.1, 4.3, "difference", "-0.20", id="score"),
         pytest.param(5, 0, "relative", "—", id="from-nothing"),
         pytest.param(None, 3, "relative", "—", id="missing"),
     ])
     def test_change(self, new, old, kind, text):
         assert fmt.change(new, old, kind) == text
+
+    def test_points_in_english(self):
+        assert fmt.change(0.95, 0.97, "points", locale="en") == "-2.0 pp"
+
+
+class TestLanguages:
+    """The same figure in each language: separators from CLDR, units and dates in words."""
+
+    @pytest.mark.parametrize("function, args, zh, en", [
+        pytest.param(fmt.minutes, (12.345,), "12.35 分钟", "12.35 min", id="minutes"),
+        pytest.param(fmt.seconds, (75,), "1 分 15 秒", "1 min 15 s", id="seconds"),
+        pytest.param(fmt.seconds, (2.25,), "2.2 秒", "2.2 s", id="seconds-short"),
+        pytest.param(fmt.pct, (-0.0412,), "-4.1%", "-4.1%", id="negative-pct"),
+        pytest.param(fmt.number, (1234.567,), "1,234.57", "1,234.57", id="number"),
+        pytest.param(fmt.count, (-1234,), "-1,234", "-1,234", id="negative-count"),
+        pytest.param(fmt.day_heading, (date(2026, 11, 7),), "2026年11月7日", "7 November 2026", id="heading"),
+        pytest.param(fmt.weekday, (date(2026, 11, 9),), "星期一", "Monday", id="weekday"),
+        pytest.param(fmt.day, (date(2026, 11, 7),), "2026-11-07", "2026-11-07", id="tables-iso"),
+    ])
+    def test_both(self, function, args, zh, en):
+        assert (function(*args, locale="zh_CN"), function(*args, locale="en")) == (zh, en)
