@@ -25,6 +25,7 @@ from typing import Callable, Iterator
 from etl.config import Settings, shanghai_now, shanghai_stamp, shanghai_wall
 from etl.export import write_breaks
 from etl.failpoints import failpoint
+from etl.fixes.confirm import confirm_fixes
 from etl.ingest.base import configure_parsing
 from etl.ingest.stage import REQUIRED_LEDGERS, SourceManifest, parse_work, read_manifest, stage_source
 from etl.load import load_date
@@ -265,6 +266,9 @@ def load_and_match(settings: Settings, business_date: date, progress: Progress |
     with run_lock(settings), (Warehouse(settings) if wh is None else nullcontext(wh)) as wh:
         ingest(settings, business_date, wh, summary, progress, manifests)
         failpoint("after_ingest")
+        with timed(summary, "fixes", progress):
+            # sent fixes that today's rows show done resolve their breaks in tonight's match
+            summary.warnings.extend(confirm_fixes(settings, wh, business_date).warnings())
         with timed(summary, "match", progress):
             result = match_date(wh, business_date)
     summary.control_totals = result.control_totals

@@ -58,9 +58,10 @@ class Actor:
 RUN = Actor("recon-run", "system")
 
 
-def _audit(db: Session, actor: Actor, action: str, fix: FixRequest | str, **detail: Any) -> None:
+def _audit(db: Session, who: Actor, what: str, fix: FixRequest | str, **detail: Any) -> None:
+    """One entry of the console's audit log, in the caller's transaction (target ``fix:<key>``)."""
     key = fix if isinstance(fix, str) else fix.key
-    record(db, actor.name, action, f"fix:{key}", detail)
+    record(db, who.name, what, f"fix:{key}", detail)
 
 
 def _require(actor: Actor, permission: str) -> None:
@@ -86,7 +87,7 @@ def _transition(db: Session, key: str, where: list, values: dict) -> bool:
 def _refused(db_factory: sessionmaker[Session], actor: Actor, key: str, action: str, reason: str) -> FixError:
     """Record a refusal in the audit log (its own transaction) and return the error to raise."""
     with db_factory() as db, db.begin():
-        _audit(db, actor, "fix.refused", key, action=action, reason=reason)
+        _audit(db, actor, "fix.refused", key, refused=action, reason=reason)
     return FixError(reason)
 
 
@@ -392,3 +393,27 @@ def fixes(db: Session, state: str | None = None, break_key: str | None = None) -
     if break_key:
         query = query.where(FixRequest.break_key == break_key)
     return list(db.execute(query).scalars())
+
+
+def sign_in(db_factory: sessionmaker[Session], settings: Settings, name: str, password: str) -> Actor:
+    """The console user ``name``, when ``password`` is theirs (console.auth.authenticate: the same
+    lockout, and the attempt in the audit log). The CLI never takes a typed name on trust."""
+    from console.auth import Policy, authenticate
+
+    with db_factory() as db:
+        user = authenticate(db, name, password, Policy.from_settings(settings.console), ip="cli")
+        if user is None:
+            raise FixError("unknown user or wrong password (or the account is locked or disabled)")
+        return Actor(user.name, user.role)
+
+
+def send_all(db_factory: sessionmaker[Session], settings: Settings, actor: Actor, *,
+             credentials_for: CredentialsFor | None = None, http: Http | None = None,
+             policy: RetryPolicy = DEFAULT_POLICY) -> list[FixRequest]:
+    """Send every approved fix (and repeat those whose outcome is unknown), one at a time: a
+    refusal (a limit, the kill switch) stops the rest."""
+    with db_factory() as db:
+        keys = [f.key for f in db.execute(select(FixRequest).where(FixRequest.state.in_(("approved", "sent")))
+                                          .order_by(FixRequest.made_at, FixRequest.key)).scalars()]
+    return [send(db_factory, settings, actor, key, credentials_for=credentials_for, http=http, policy=policy)
+            for key in keys]

@@ -1,10 +1,10 @@
--- refundable_payments: each successful payment of the orders in fix_scope (or named by an
--- orphan-payment break there), and what it has left after its successful refunds, as the
+-- refundable_payments: each successful payment of the orders in fix_scope, or named there by
+-- its transaction id (an orphan payment; the payment a fix is about to refund), and what it has left after its successful refunds, as the
 -- statements loaded so far state them. A row delivered twice (same provider, kind, transaction
 -- and refund request number) counts once. Refunds sent but not yet in a statement are not here:
 -- etl/fixes/targets.py subtracts those.
 with named as (
-    select provider, provider_txn_id from fix_scope where break_type = 'ORPHAN_PAYMENT'
+    select provider, provider_txn_id from fix_scope where provider_txn_id is not null
 ),
 statement_rows as (
     select
@@ -19,7 +19,7 @@ statement_rows as (
     where status = 'success'
       and kind in ('payment', 'refund')
       and (order_id in (select order_id from fix_scope)
-           or provider_txn_id in (select provider_txn_id from named))
+           or (provider, provider_txn_id) in (select provider, provider_txn_id from named))
     group by provider, kind, provider_txn_id, refund_id
 ),
 payments as (

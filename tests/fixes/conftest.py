@@ -41,3 +41,41 @@ def refund_request(provider: str, key: str = "RF0123456789ABCDEF0123456789ABCD",
     return RefundRequest(key=key, provider=provider, provider_txn_id=txn, order_id=order_id, amount=Decimal(amount),
                          payment_amount=Decimal(paid), reason="重复支付退款",
                          first_sent_at=datetime(2026, 11, 25, 10, 0, 0))
+
+
+PASSWORD = "correct horse battery"
+USERS = {"olivia": "ops", "fiona": "finance", "frank": "finance", "felix": "finance", "audrey": "auditor"}
+
+
+def fix_settings(root, sandbox: ProviderSandbox | None = None, **extra: str):
+    """Settings with every path, the console store and the fix outboxes under ``root``; sending
+    for real (execute = true) to the sandbox when one is given."""
+    from etl.config import load_settings
+    from tests.conftest import paths_env
+
+    env = paths_env(root, RECON_REPORTS__ENABLED="false",
+                    RECON_CONSOLE__DATABASE_URL=f"sqlite:///{root / 'console' / 'console.db'}",
+                    RECON_REMEDIATION__DRY_RUN_DIR=str(root / "fixes" / "dry_run"),
+                    RECON_REMEDIATION__BILLING_BATCH_DIR=str(root / "fixes" / "outbox"),
+                    RECON_REMEDIATION__EXECUTE="true")
+    if sandbox is not None:
+        env["RECON_REMEDIATION__PROVIDERS__UNIONPAY__REFUND_URL"] = sandbox.refund_url("unionpay")
+        env["RECON_REMEDIATION__PROVIDERS__UNIONPAY__NOTIFY_URL"] = "https://recon.example.com/unionpay/notify"
+    env.update(extra)
+    return load_settings(env)
+
+
+def make_users(settings) -> None:
+    """The console accounts of the tests, one per role (and three from finance)."""
+    from console.auth import add_user
+    from etl.fixes.store import open_store
+
+    with open_store(settings)() as db:
+        for name, role in USERS.items():
+            add_user(db, "test", name, role, PASSWORD)
+
+
+def actor(name: str):
+    from etl.fixes.requests import Actor
+
+    return Actor(name, USERS[name])
