@@ -51,6 +51,11 @@ def fix_settings(root, sandbox: ProviderSandbox | None = None, **extra: str):
     """Settings with every path, the console store and the fix outboxes under ``root``; sending
     for real (execute = true) to the sandbox when one is given."""
     from etl.config import load_settings
+
+    return load_settings(fix_env(root, sandbox, **extra))
+
+
+def fix_env(root, sandbox: ProviderSandbox | None = None, **extra: str) -> dict[str, str]:
     from tests.conftest import paths_env
 
     env = paths_env(root, RECON_REPORTS__ENABLED="false",
@@ -62,7 +67,7 @@ def fix_settings(root, sandbox: ProviderSandbox | None = None, **extra: str):
         env["RECON_REMEDIATION__PROVIDERS__UNIONPAY__REFUND_URL"] = sandbox.refund_url("unionpay")
         env["RECON_REMEDIATION__PROVIDERS__UNIONPAY__NOTIFY_URL"] = "https://recon.example.com/unionpay/notify"
     env.update(extra)
-    return load_settings(env)
+    return env
 
 
 def make_users(settings) -> None:
