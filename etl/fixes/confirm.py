@@ -36,16 +36,32 @@ WAITING = ("sent", "accepted", "unconfirmed")
 class Confirmation:
     confirmed: list[str] = field(default_factory=list)
     unconfirmed: list[str] = field(default_factory=list)  # raised tonight
+    skipped: str | None = None
 
     def warnings(self) -> list[str]:
-        return [f"fix {key}: sent, and no statement or billing export shows it yet" for key in self.unconfirmed]
+        said = [f"fix {key}: sent, and no statement or billing export shows it yet" for key in self.unconfirmed]
+        return said + ([self.skipped] if self.skipped else [])
 
 
 def confirm_fixes(settings: Settings, wh: Warehouse, run_date: date) -> Confirmation:
+    """Confirm what tonight's rows show; a store that cannot be reached costs the night only its
+    confirmations (a warning), never the reconciliation: the next night confirms them."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from etl.fixes.store import store_exists
 
     if not store_exists(settings):
         return Confirmation()
+    try:
+        return _confirm(settings, wh, run_date)
+    except (SQLAlchemyError, OSError) as exc:
+        log.warning("fix confirmation skipped: %s", exc)
+        result = Confirmation()
+        result.skipped = f"fix confirmation skipped: the fix store cannot be reached ({type(exc).__name__})"
+        return result
+
+
+def _confirm(settings: Settings, wh: Warehouse, run_date: date) -> Confirmation:
     from etl.fixes.requests import RUN, _audit, _transition
     from etl.fixes.store import open_store
     from etl.fixes.store.models import FixRequest
@@ -56,7 +72,9 @@ def confirm_fixes(settings: Settings, wh: Warehouse, run_date: date) -> Confirma
         waiting = list(db.execute(select(FixRequest).where(FixRequest.state.in_(WAITING))).scalars())
     if not waiting:
         return result
-    landed = targets.landed_keys(wh, [f.key for f in waiting], run_date)
+    # a fix's row cannot land before the run that found its break: look no further back
+    since = min(f.business_date for f in waiting)
+    landed = targets.landed_keys(wh, [f.key for f in waiting], run_date, since)
     now = shanghai_now()
     after = settings.remediation.unconfirmed_after_days
     for fix in waiting:

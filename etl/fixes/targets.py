@@ -66,21 +66,23 @@ def payment_remaining(wh: Warehouse, provider: str, provider_txn_id: str) -> Dec
                      {"p": provider, "t": provider_txn_id})
 
 
-def landed_keys(wh: Warehouse, keys: list[str], through: date) -> dict[str, date]:
-    """The fix keys that a statement refund (refund_id) or a billing row (credit_id) landed on or
-    before ``through`` states, and the landing date each was first seen."""
+def landed_keys(wh: Warehouse, keys: list[str], through: date, since: date = date.min) -> dict[str, date]:
+    """The fix keys that a statement refund (refund_id) or a billing row (credit_id) landed in
+    [``since``, ``through``] states, and the landing date each was first seen. ``since`` (the
+    run that found the break) keeps the night's look to the rows landed since, not the whole history."""
     if not keys:
         return {}
     rows = wh.rows(
         "select refund_id, min(landing_date) from raw_payments "
-        "where kind = 'refund' and status = 'success' and list_contains($k, refund_id) and landing_date <= $d "
+        "where kind = 'refund' and status = 'success' and list_contains($k, refund_id) "
+        "and landing_date between $s and $d "
         "group by refund_id "
         "union all "
         "select credit_id, min(landing_date) from raw_billing "
-        "where list_contains($k, credit_id) and landing_date <= $d "
+        "where list_contains($k, credit_id) and landing_date between $s and $d "
         "and ((result = 'success' and amount > 0) or amount < 0 or result = 'reversed') "
         "group by credit_id",
-        {"k": list(keys), "d": through})
+        {"k": list(keys), "d": through, "s": since})
     return {key: day for key, day in rows}
 
 
