@@ -40,6 +40,7 @@ from etl.fixes.store.models import FixRequest
 log = logging.getLogger(__name__)
 
 IN_FLIGHT = ("sending", "sent", "accepted", "unconfirmed")  # sent, and not yet seen in a statement
+ACTIVE = ("proposed", "approved", *IN_FLIGHT)  # neither finished nor refused
 SENT_STATES = ("sending", "sent", "accepted", "rejected", "confirmed", "unconfirmed")
 STALE_SENDING = timedelta(minutes=10)  # a send that crashed mid-way may be taken again after this
 
@@ -130,6 +131,12 @@ def propose(db_factory: sessionmaker[Session], settings: Settings, actor: Actor,
     now = shanghai_now()
     two = amount > settings.remediation.two_approvers_above
     with db_factory() as db, db.begin():
+        other = db.execute(select(FixRequest.key, FixRequest.kind, FixRequest.state).where(
+            FixRequest.break_key == break_key, FixRequest.key != key, FixRequest.state.in_(ACTIVE))).first()
+        if other is not None:
+            # one remedy at a time: a re-credit and a refund of one missing credit would pay twice
+            raise FixError(f"{break_key} already has fix {other.key} ({other.kind}, {other.state}): "
+                           "wait for it to be confirmed, or have it declined")
         if kind == "refund":
             left = (remaining or Decimal(0)) - in_flight_refunds(db, option.provider, option.provider_txn_id, but=key)
             if amount > left:
@@ -142,6 +149,8 @@ def propose(db_factory: sessionmaker[Session], settings: Settings, actor: Actor,
                       max_amount=bound, reason=reason.strip(), state="proposed", approvals_needed=2 if two else 1,
                       maker=actor.name, made_at=now, approver_1=None, approved_1_at=None, approver_2=None,
                       approved_2_at=None, declined_by=None, declined_at=None, decline_reason=None)
+        # proposed again after a refusal: a new send (UnionPay's txnTime, the hourly limits)
+        resend = dict(first_sent_at=None, last_sent_at=None, outcome_code=None, outcome_message=None)
         existing = db.get(FixRequest, key)
         if existing is None:
             db.add(FixRequest(key=key, send_attempts=0, version=0, **fields))
@@ -149,7 +158,7 @@ def propose(db_factory: sessionmaker[Session], settings: Settings, actor: Actor,
         elif existing.state in ("declined", "rejected"):
             # the same break, kind and target keep their key: proposing again reuses it, so a
             # provider that took an earlier request with it can never refund twice
-            if not _transition(db, key, [FixRequest.state == existing.state], fields):
+            if not _transition(db, key, [FixRequest.state == existing.state], {**fields, **resend}):
                 raise FixError(f"{key} changed meanwhile; look again")
         else:
             raise FixError(f"{key} is already {existing.state} (proposed by {existing.maker})")
@@ -273,11 +282,51 @@ def send(db_factory: sessionmaker[Session], settings: Settings, actor: Actor, ke
     what its payment has left now (the warehouse's statements, less the other refunds on their
     way). With ``[remediation] execute = false`` the request is written to ``dry_run_dir``
     and the fix stays approved."""
+    now = shanghai_now()
+    ready = _prepare(db_factory, settings, actor, key, now)
+    if isinstance(ready, FixRequest):  # a dry run
+        return ready
+    fix, msisdn, first_sent_at = ready
+    if fix.kind == "refund":
+        return _send_refund(db_factory, settings, actor, fix, first_sent_at, credentials_for, http, policy)
+    return _send_billing(db_factory, settings, actor, [(fix, msisdn)], now)[0]
+
+
+def send_all(db_factory: sessionmaker[Session], settings: Settings, actor: Actor, *,
+             credentials_for: CredentialsFor | None = None, http: Http | None = None,
+             policy: RetryPolicy = DEFAULT_POLICY) -> list[FixRequest]:
+    """Send every approved fix (and repeat those whose outcome is unknown): refunds one by one,
+    re-credits and reversals together in one billing batch. A refusal (a limit, the kill
+    switch) stops the rest; what was claimed before it is still sent."""
+    now = shanghai_now()
+    with db_factory() as db:
+        keys = [f.key for f in db.execute(select(FixRequest).where(FixRequest.state.in_(("approved", "sent")))
+                                          .order_by(FixRequest.made_at, FixRequest.key)).scalars()]
+    done: list[FixRequest] = []
+    billing: list[tuple[FixRequest, str | None]] = []
+    try:
+        for key in keys:
+            ready = _prepare(db_factory, settings, actor, key, now)
+            if isinstance(ready, FixRequest):
+                done.append(ready)
+            elif ready[0].kind == "refund":
+                done.append(_send_refund(db_factory, settings, actor, ready[0], ready[2], credentials_for, http, policy))
+            else:
+                billing.append((ready[0], ready[1]))
+    finally:
+        if billing:
+            done.extend(_send_billing(db_factory, settings, actor, billing, now))
+    return done
+
+
+def _prepare(db_factory: sessionmaker[Session], settings: Settings, actor: Actor, key: str,
+             now: datetime) -> FixRequest | tuple[FixRequest, str | None, datetime]:
+    """Every check before a send, then the claim: (the fix, the phone for a billing line, the
+    first send's time), or the fix itself after a dry run."""
     _require(actor, "fix.send")
     rules = settings.remediation
     if rules.kill_switch:
         raise _refused(db_factory, actor, key, "send", "the kill switch is on ([remediation] kill_switch): nothing is sent")
-    now = shanghai_now()
     with db_factory() as db:
         fix = _get(db, key)
         if fix.state not in ("approved", "sent", "sending"):
@@ -319,10 +368,7 @@ def send(db_factory: sessionmaker[Session], settings: Settings, actor: Actor, ke
             _audit(db, actor, "fix.state", key, **{"from": fix.state, "to": "sending"})
     if not claimed:
         raise _refused(db_factory, actor, key, "send", f"{key} is being sent by someone else")
-
-    if fix.kind == "refund":
-        return _send_refund(db_factory, settings, actor, fix, first_sent_at, credentials_for, http, policy)
-    return _send_billing(db_factory, settings, actor, [(fix, msisdn)], now)[0]
+    return fix, msisdn, first_sent_at
 
 
 def _finish(db_factory, actor: Actor, key: str, state: str, audit_action: str, detail: dict, **values) -> FixRequest:
@@ -406,14 +452,3 @@ def sign_in(db_factory: sessionmaker[Session], settings: Settings, name: str, pa
             raise FixError("unknown user or wrong password (or the account is locked or disabled)")
         return Actor(user.name, user.role)
 
-
-def send_all(db_factory: sessionmaker[Session], settings: Settings, actor: Actor, *,
-             credentials_for: CredentialsFor | None = None, http: Http | None = None,
-             policy: RetryPolicy = DEFAULT_POLICY) -> list[FixRequest]:
-    """Send every approved fix (and repeat those whose outcome is unknown), one at a time: a
-    refusal (a limit, the kill switch) stops the rest."""
-    with db_factory() as db:
-        keys = [f.key for f in db.execute(select(FixRequest).where(FixRequest.state.in_(("approved", "sent")))
-                                          .order_by(FixRequest.made_at, FixRequest.key)).scalars()]
-    return [send(db_factory, settings, actor, key, credentials_for=credentials_for, http=http, policy=policy)
-            for key in keys]

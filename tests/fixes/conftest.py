@@ -1,6 +1,8 @@
 """Fixtures of the remediation tests: the provider sandbox (keys made once per session)."""
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
 from datetime import datetime
 from decimal import Decimal
@@ -84,3 +86,28 @@ def actor(name: str):
     from etl.fixes.requests import Actor
 
     return Actor(name, USERS[name])
+
+
+PG_ADMIN_URL = os.environ.get("RECON_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.db)])
+def store_env(request) -> Iterator[dict[str, str]]:
+    """The console store on each backend: SQLite (the default, under the test's folder) or a
+    fresh database on the real PostgreSQL server, dropped after the test. Fails, never skips,
+    when the server is absent (.ci/run starts it)."""
+    if request.param == "sqlite":
+        yield {}
+        return
+    import psycopg
+
+    name = f"fixes_test_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    url = f"{PG_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    yield {"RECON_CONSOLE__DATABASE_URL": url}
+    from console.store import _engine_for
+
+    _engine_for(url).dispose()
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')

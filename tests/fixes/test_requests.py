@@ -28,10 +28,11 @@ KEY = "DUPLICATE_PAYMENT|T1"
 
 
 @pytest.fixture
-def night(tmp_path, sandbox):
+def night(tmp_path, sandbox, store_env):
     """T1 paid twice through Alipay (A1, A2 at 49.80), credited once; T2 paid, never credited
-    (WeChat Pay); T3 credited twice. The run of D0 found their breaks."""
-    settings = fix_settings(tmp_path, sandbox)
+    (WeChat Pay); T3 credited twice. The run of D0 found their breaks. The store on SQLite and
+    on PostgreSQL."""
+    settings = fix_settings(tmp_path, sandbox, **store_env)
     with Warehouse(settings) as wh:
         ledger = Ledger(wh)
         ledger.order("T1").payment("T1", txn="A1").payment("T1", txn="A2", at="2026-11-24 10:01:00").credit("T1")
@@ -87,6 +88,9 @@ class TestWhatAFixMayMove:
         settings, db = night
         fix = requests.propose(db, settings, actor("olivia"), "MISSING_CREDIT|T2", "recredit", "补充值")
         assert (fix.kind, fix.amount, fix.target) == ("recredit", Decimal("50.00"), "T2")
+        with pytest.raises(FixError, match="already has fix"):  # one remedy at a time: never both
+            requests.propose(db, settings, actor("olivia"), "MISSING_CREDIT|T2", "refund", "客户要求退款")
+        requests.decline(db, actor("fiona"), fix.key, "客户要求退款")
         refund = requests.propose(db, settings, actor("olivia"), "MISSING_CREDIT|T2", "refund", "客户要求退款")
         assert (refund.provider, refund.provider_txn_id, refund.amount) == ("wechatpay", "W1", Decimal("49.80"))
 
@@ -285,7 +289,9 @@ class TestSending:
         b = self.approved(night, "DUPLICATE_CREDIT|T3", "reversal")
         done = requests.send_all(db, settings, actor("olivia"), credentials_for=sandbox.credentials)
         assert {f.state for f in done} == {"sent"}
-        lines = [line for path in sorted(settings.remediation.billing_batch_dir.glob("*.csv")) for line in read_batch(path)]
+        batches = sorted(settings.remediation.billing_batch_dir.glob("*.csv"))
+        assert len(batches) == 1
+        lines = read_batch(batches[0])
         assert {(l["request_key"], l["action"], l["amount"], l["reverses_credit_id"]) for l in lines} == {
             (a.key, "CREDIT", "50.00", ""), (b.key, "REVERSE", "50.00", "C32")}
         assert {l["msisdn"] for l in lines} == {"13812341234"}
