@@ -51,7 +51,7 @@ carried as (
                           and b.order_id in (select order_id from late_credits_today) then 'credited_late'
                      else 'auto' end
             when x.break_key is not null and f.break_key is null
-                 and (b.order_id is null or in_scope.order_id is not null) then 'fixed'
+                 and (b.break_type in ('ORPHAN_PAYMENT', 'ORPHAN_CREDIT') or in_scope.order_id is not null) then 'fixed'
         end as resolution,
         coalesce(m.resolved_by, case when f.break_key is null and b.break_type not in ('MISSING_CREDIT', 'DUPLICATE_PAYMENT')
                                      then x.resolved_by end) as resolved_by,

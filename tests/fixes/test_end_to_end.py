@@ -24,13 +24,16 @@ from tests.fixes.sandbox import BillingDouble, ProviderSandbox
 
 D1, D2 = date(2026, 11, 10), date(2026, 11, 11)
 SEED, ORDERS = 21, 1500
-FIXES = {"DUPLICATE_PAYMENT": "refund", "MISSING_CREDIT": "recredit", "DUPLICATE_CREDIT": "reversal"}
+FIXES = {"DUPLICATE_PAYMENT": "refund", "MISSING_CREDIT": "recredit", "DUPLICATE_CREDIT": "reversal",
+         "ORPHAN_PAYMENT": "refund"}
 
 
 def still_open_on_day_2(truth: pd.DataFrame, break_type: str) -> str:
-    """An order whose break of ``break_type`` is open on both days in the ground truth."""
-    rows = truth[(truth.break_type == break_type) & (truth.status == "open")]
-    both = set(rows[rows.business_date == D1.isoformat()].order_id) & set(rows[rows.business_date == D2.isoformat()].order_id)
+    """The key of a break of ``break_type`` open on both days in the ground truth (an order id;
+    provider|transaction for an orphan payment)."""
+    rows = truth[(truth.break_type == break_type) & (truth.status == "open")].copy()
+    rows["key"] = (rows.provider + "|" + rows.provider_txn_id) if break_type == "ORPHAN_PAYMENT" else rows.order_id
+    both = set(rows[rows.business_date == D1.isoformat()].key) & set(rows[rows.business_date == D2.isoformat()].key)
     assert both, f"the generated days hold no {break_type} open on both days: choose another seed"
     return sorted(both)[0]
 
@@ -80,7 +83,7 @@ def loop(tmp_path_factory):
         with db() as s:
             states = {k: s.get(FixRequest, key) for k, key in keys.items()}
         yield {"chosen": chosen, "keys": keys, "sent": sent, "day2": day2, "fixes": states, "sandbox": sandbox,
-               "double": double, "settings": settings}
+               "double": double, "settings": settings, "db": db}
     finally:
         sandbox.stop()
 
@@ -92,8 +95,9 @@ def break_row(day2: pd.DataFrame, break_type: str, order_id: str) -> dict:
 
 
 def test_each_fix_was_sent_once(loop):
-    assert {f.kind: f.state for f in loop["sent"]} == {"refund": "accepted", "recredit": "sent", "reversal": "sent"}
-    assert len(loop["sandbox"].refunds) == 1
+    assert sorted((f.kind, f.state) for f in loop["sent"]) == [
+        ("recredit", "sent"), ("refund", "accepted"), ("refund", "accepted"), ("reversal", "sent")]
+    assert len(loop["sandbox"].refunds) == 2
     assert set(loop["double"].posted) == {loop["keys"]["MISSING_CREDIT"], loop["keys"]["DUPLICATE_CREDIT"]}
 
 
@@ -120,10 +124,30 @@ def test_reversal_clears_the_duplicate_credit(loop):
     assert fix.state == "confirmed"
 
 
+def test_orphan_payment_refunded_and_resolved_next_night(loop):
+    provider, txn = loop["chosen"]["ORPHAN_PAYMENT"].split("|")
+    rows = loop["day2"][(loop["day2"].break_type == "ORPHAN_PAYMENT") & (loop["day2"].provider_txn_id == txn)]
+    assert [(r.status, r.resolution) for r in rows.itertuples()] == [("resolved", "fixed")]
+    assert loop["fixes"]["ORPHAN_PAYMENT"].state == "confirmed"
+
+
+def test_every_step_is_in_the_audit_log_and_the_chain_holds(loop):
+    from sqlalchemy import select
+
+    from console.store.audit import verify
+    from console.store.models import AuditEntry
+
+    with loop["db"]() as s:
+        assert verify(s) == []
+        for key in loop["keys"].values():
+            actions = [a for (a,) in s.execute(select(AuditEntry.action).where(AuditEntry.target == f"fix:{key}"))]
+            assert {"fix.propose", "fix.approve", "fix.send.request", "fix.confirm"} <= set(actions), (key, actions)
+
+
 def test_the_fixes_raise_no_break_of_their_own(loop):
     """The refund's fee, the re-credit's amount, the reversal's credit: all as the rules expect."""
     day2 = loop["day2"]
-    orders = set(loop["chosen"].values())
+    orders = {v for k, v in loop["chosen"].items() if k != "ORPHAN_PAYMENT"}
     new = day2[day2.order_id.isin(orders) & (day2.first_seen == pd.Timestamp(D2).date()) & (day2.break_type != "LATE_CREDIT")]
     assert new.empty, new[["break_type", "order_id", "status"]]
     fees = day2[(day2.break_type == "FEE_MISMATCH") & day2.provider_txn_id.isin(
