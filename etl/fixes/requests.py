@@ -430,6 +430,14 @@ def _credentials(settings: Settings) -> CredentialsFor:
     return lambda provider: provider_credentials(provider)
 
 
+def credentials_from_connections(settings: Settings) -> CredentialsFor:
+    """For a DAG task that sends: each provider's credentials from its Airflow connection
+    (``[remediation.providers.<p>] conn``), as the statement downloads read theirs."""
+    from etl.extract.credentials import provider_credentials
+
+    return lambda provider: provider_credentials(provider, conn_id=settings.remediation.providers[provider].conn)
+
+
 # ---------------------------------------------------------------------------- status
 
 def fixes(db: Session, state: str | None = None, break_key: str | None = None) -> list[FixRequest]:
