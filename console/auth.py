@@ -25,11 +25,12 @@ from sqlalchemy.orm import Session
 from console.store import audit
 from console.store.models import User, WebSession
 from etl.config import shanghai_now
+from etl.i18n import N_
 
 # code → the word users read (glossary-zh.md); the English word is the msgid of the catalogue
 ROLES: dict[str, str] = {"ops": "运营", "finance": "财务", "product": "产品", "auditor": "审计", "admin": "管理员"}
-ROLE_NAMES_EN: dict[str, str] = {"ops": "Ops", "finance": "Finance", "product": "Product",
-                                 "auditor": "Auditor", "admin": "Administrator"}
+ROLE_NAMES_EN: dict[str, str] = {"ops": N_("Ops"), "finance": N_("Finance"), "product": N_("Product"),
+                                 "auditor": N_("Auditor"), "admin": N_("Administrator")}
 
 _READERS = frozenset({"ops", "finance", "auditor"})
 PERMISSIONS: dict[str, frozenset[str]] = {

@@ -18,7 +18,7 @@ import sys
 from datetime import datetime
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable, Iterable
+from typing import TYPE_CHECKING, Callable
 
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
@@ -43,9 +43,10 @@ BABEL_LOCALE = {"zh_CN": "zh_Hans_CN", "en": "en"}
 SOURCE_DIRS = ("etl", "reports", "console", "dags")
 _METHOD_MAP = [("**/templates/**.j2", "jinja2.ext:babel_extract"), ("**.py", "python")]
 # The extractor reads templates as the runtime does (trimmed {% trans %} blocks, see install()).
-_JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true", "trim_blocks": "true",
+_JINJA_OPTIONS = {"extensions": "jinja2.ext.i18n", "trimmed": "true", "newstyle_gettext": "true", "trim_blocks": "true",
                   "lstrip_blocks": "true", "silent": "false"}
-_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+_KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "pgettext": ((1, "c"), 2),
+             "C_": ((1, "c"), 2)}
 # A fixed creation date keeps the .pot byte-identical when no msgid changed, so two branches
 # that each add strings merge as two sorted insertions, never as a header conflict.
 _STABLE_DATE = datetime(2026, 1, 1)
@@ -99,6 +100,11 @@ def gettext_for(locale: str) -> Callable[[str], str]:
 
 def ngettext_for(locale: str) -> Callable[[str, str, int], str]:
     return translations(locale).ngettext
+
+
+def pgettext_for(locale: str) -> Callable[[str, str], str]:
+    """``pgettext(context, message)``: a code's word in its context (reports/labels.py)."""
+    return translations(locale).pgettext
 
 
 def N_(message: str) -> str:
@@ -180,27 +186,27 @@ def update(root: Path | None = None) -> list[Path]:
     return changed
 
 
-def untranslated(locale: str, msgids: Iterable[str] | None = None) -> list[str]:
-    """The msgids (all of the .pot's, or those given) that ``locale``'s catalog does not
-    translate (missing, empty or fuzzy). English needs none: its msgids are the text."""
+def untranslated(locale: str, template: Catalog | None = None) -> list[str]:
+    """The msgids of ``template`` (default: the committed .pot) that ``locale``'s catalog does
+    not translate (missing, empty or fuzzy), as "context|msgid" where there is a context.
+    English needs none: its msgids are the text."""
     loc = normalize(locale)
-    if msgids is None:
+    if template is None:
         with POT.open("rb") as f:
-            msgids = [m.id for m in read_po(f) if m.id]
+            template = read_po(f)
     if loc == "en":
         return []
     catalog = read_catalog(loc)
     missing = []
-    for msgid in msgids:
-        key = msgid[0] if isinstance(msgid, (tuple, list)) else msgid
-        message = catalog.get(key)
+    for wanted in template:
+        if not wanted.id:
+            continue
+        message = catalog.get(wanted.id, context=wanted.context)
         strings = message.string if message is not None else None
-        if isinstance(strings, (tuple, list)):
-            done = all(strings)
-        else:
-            done = bool(strings)
+        done = all(strings) if isinstance(strings, (tuple, list)) else bool(strings)
         if message is None or message.fuzzy or not done:
-            missing.append(key)
+            key = wanted.id[0] if isinstance(wanted.id, (tuple, list)) else wanted.id
+            missing.append(f"{wanted.context}|{key}" if wanted.context else key)
     return missing
 
 
@@ -212,8 +218,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args == ["check"]:
         root = Path(__file__).resolve().parents[1]
-        ids = [m.id for m in extract(root) if m.id]
-        missing = untranslated("zh_CN", ids)
+        missing = untranslated("zh_CN", extract(root))
         for msgid in missing:
             print(f"no zh_CN translation: {msgid!r}", file=sys.stderr)
         return 1 if missing else 0

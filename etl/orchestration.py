@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
 
 from etl.config import SHANGHAI, Settings, load_settings, project_root
+from etl.i18n import DEFAULT_LOCALE, gettext_for
 from etl.privacy import mask_all_log_records
 
 # The DAG processor imports this module every time it parses the DAG files: the pipeline's
@@ -197,21 +198,36 @@ def open_breaks(settings: Settings, business_date: date) -> OpenBreaks:
 
 
 def threshold_alert(settings: Settings, found: OpenBreaks) -> Alert | None:
-    """An alert when open breaks exceed ``alerts.max_open_break_amount`` or ``…_count``."""
+    """An alert when open breaks exceed ``alerts.max_open_break_amount`` or ``…_count``, in
+    the reports' language ([reports] locale)."""
+    from reports import formatting as fmt, labels  # the reports' words and figures, as the pages show them
+
+    locale = settings.reports.locale
+    _ = gettext_for(locale)
     limits = settings.alerts
     over = []
     if found.count > limits.max_open_break_count:
-        over.append(f"{found.count:,} open breaks (limit {limits.max_open_break_count:,})")
+        over.append(_("{count} open breaks (limit {limit})").format(
+            count=fmt.count(found.count, locale), limit=fmt.count(limits.max_open_break_count, locale)))
     if found.amount > limits.max_open_break_amount:
-        over.append(f"CNY {found.amount:,.2f} open (limit {limits.max_open_break_amount:,.2f})")
+        over.append(_("{amount} open (limit {limit})").format(
+            amount=fmt.money(found.amount, locale), limit=fmt.money(limits.max_open_break_amount, locale)))
     if not over:
         return None
-    lines = [f"Reconciliation of {found.business_date}: " + " and ".join(over) + ".", "",
-             "Open breaks by type:"]
-    lines += [f"  {t:<24} {n:>8,}" for t, n in found.by_type.items()]
-    lines += ["", f"Breaks and reports: {found.location}"]
-    return Alert(kind="breaks", subject=f"[topup-recon] {found.business_date}: breaks over threshold",
+    lines = [_("Reconciliation of {day}: {what}.").format(day=found.business_date, what=_(" and ").join(over)), "",
+             _("Open breaks by type:")]
+    lines += [f"  {labels.label(t, 'break_type', locale)}  {fmt.count(n, locale)}  ({t})" for t, n in found.by_type.items()]
+    lines += ["", _("Breaks and reports: {location}").format(location=found.location)]
+    return Alert(kind="breaks", subject=_("[topup-recon] {day}: breaks over threshold").format(day=found.business_date),
                  body="\n".join(lines), business_date=found.business_date, location=str(found.location))
+
+
+def _alert_locale() -> str:
+    """The language of alerts raised outside a run's settings (failure and deadline callbacks)."""
+    try:
+        return airflow_settings().reports.locale
+    except Exception:  # a broken configuration must not stop the alert that may be about it
+        return DEFAULT_LOCALE
 
 
 # -- notifiers --------------------------------------------------------------------------------
@@ -296,16 +312,19 @@ def on_task_failure(context: Mapping[str, Any]) -> None:
         day = None
     label = f"{task_id}[{map_index}]" if map_index is not None and map_index >= 0 else task_id
     error = context.get("exception")
+    _ = gettext_for(_alert_locale())
     body = "\n".join([
-        f"Task {label} of {dag_id} failed after {getattr(ti, 'try_number', '?')} attempt(s).",
-        f"Business date: {day or 'unknown'}    run: {run_id}",
+        _("Task {task} of {dag} failed after {tries} attempt(s).").format(
+            task=label, dag=dag_id, tries=getattr(ti, "try_number", "?")),
+        _("Business date: {day}    run: {run}").format(day=day or _("unknown"), run=run_id),
         "",
-        f"Error: {error}" if error else "Error: see the task log",
+        _("Error: {error}").format(error=error) if error else _("Error: see the task log"),
         "",
-        "Nothing for this date was published by the failed step. Fix the cause, then clear the "
-        "task in the Airflow UI (or `airflow tasks clear`): re-running a date gives the same result.",
+        _("Nothing for this date was published by the failed step. Fix the cause, then clear the task in the "
+          "Airflow UI (or `airflow tasks clear`): re-running a date gives the same result."),
     ])
-    send_alert(Alert(kind="failure", subject=f"[topup-recon] {dag_id}: {label} failed for {day or run_id}",
+    send_alert(Alert(kind="failure", subject=_("[topup-recon] {dag}: {task} failed for {day}").format(
+                         dag=dag_id, task=label, day=day or run_id),
                      body=body, business_date=day, details={"task_id": task_id, "run_id": run_id}))
 
 
@@ -324,15 +343,18 @@ def deadline_alert(context: Mapping[str, Any]) -> Alert | None:
         return None
     start = _as_datetime(run.get("data_interval_start"))
     day = business_date(start) if start else None
-    when = f"by {deadline_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} Asia/Shanghai" if deadline_at else "by its deadline"
+    _ = gettext_for(_alert_locale())
+    when = (_("by {time} Asia/Shanghai").format(time=f"{deadline_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M}")
+            if deadline_at else _("by its deadline"))
     body = "\n".join([
-        f"The reconciliation run {run.get('dag_run_id', '?')} of {run.get('dag_id', '?')} was not done "
-        f"{when} (alerts.deadline).",
-        f"Business date: {day or 'unknown'}; state now: {run.get('state', '?')}.",
+        _("The reconciliation run {run} of {dag} was not done {when} (alerts.deadline).").format(
+            run=run.get("dag_run_id", "?"), dag=run.get("dag_id", "?"), when=when),
+        _("Business date: {day}; state now: {state}.").format(day=day or _("unknown"), state=run.get("state", "?")),
         "",
-        "Usually a source has not landed yet (see the ingest.wait_for_files sensors) or a step is retrying.",
+        _("Usually a source has not landed yet (see the ingest.wait_for_files sensors) or a step is retrying."),
     ])
-    return Alert(kind="deadline", subject=f"[topup-recon] {day or run.get('dag_run_id')}: not done by the deadline",
+    return Alert(kind="deadline", subject=_("[topup-recon] {day}: not done by the deadline").format(
+                     day=day or run.get("dag_run_id")),
                  body=body, business_date=day)
 
 
@@ -444,8 +466,9 @@ def weekly_trend(settings: Settings, week_end: date) -> dict[str, Any]:
 
 
 def render_weekly(settings: Settings, week_end: date) -> Path:
-    """Write ``<output>/weekly/<YYYY-Www>/summary.json`` and ``summary.html``, swapped in whole."""
-    from jinja2 import Environment, select_autoescape
+    """Write ``<output>/weekly/<YYYY-Www>/summary.json`` and ``summary.html`` (in the reports'
+    language), swapped in whole."""
+    from reports.render import environment
 
     trend = weekly_trend(settings, week_end)
     root = settings.paths.output / "weekly"
@@ -454,31 +477,9 @@ def render_weekly(settings: Settings, week_end: date) -> Path:
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     (tmp / "summary.json").write_text(json.dumps(trend, ensure_ascii=False, indent=2), "utf-8")
-    env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
-    (tmp / "summary.html").write_text(env.from_string(_WEEKLY_HTML).render(t=trend), "utf-8")
+    template = environment(settings.reports.locale).get_template("weekly.html.j2")
+    (tmp / "summary.html").write_text(template.render(t=trend), "utf-8")
     from etl.pipeline import publish
 
     publish(tmp, final)
     return final
-
-
-_WEEKLY_HTML = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>topup-recon {{ t.iso_week }}</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}
-td,th{border:1px solid #ccc;padding:.3em .6em;text-align:right}th{background:#eee}</style></head>
-<body><h1>Reconciliation trend, week {{ t.iso_week }} ({{ t.week_start }} – {{ t.week_end }})</h1>
-<table><tr><th>window</th><th>days reconciled</th><th>new breaks</th><th>resolved</th>
-<th>open at the end</th><th>open amount CNY at the end</th><th>files quarantined</th></tr>
-{% for name, w in [("7 days", t.last_7_days), ("30 days", t.last_30_days)] %}
-<tr><td>{{ name }}</td><td>{{ w.days_reconciled }} / {{ w.days }}</td><td>{{ w.new_breaks }}</td>
-<td>{{ w.resolved }}</td><td>{{ w.open_breaks_at_end }}</td><td>{{ w.open_amount_at_end }}</td>
-<td>{{ w.files_quarantined }}</td></tr>
-{% endfor %}</table>
-<h2>Days of the week</h2>
-<table><tr><th>date</th><th>status</th><th>new breaks</th><th>resolved</th><th>open</th><th>open amount CNY</th></tr>
-{% for d in t.days %}<tr><td>{{ d.business_date }}</td><td>{{ d.status }}</td><td>{{ d.new_breaks }}</td>
-<td>{{ d.resolved }}</td><td>{{ d.open_breaks }}</td><td>{{ d.open_amount }}</td></tr>{% endfor %}</table>
-<h2>New breaks by type, last 30 days</h2>
-<table>{% for k, n in t.last_30_days.new_by_type.items() %}<tr><th>{{ k }}</th><td>{{ n }}</td></tr>
-{% endfor %}</table></body></html>
-"""

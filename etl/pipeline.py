@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from etl.config import Settings, shanghai_now, shanghai_stamp, shanghai_wall
+from etl.console_publish import write_console_tables
+from etl.console_resolutions import confirm_resolutions, take_resolutions
 from etl.export import write_breaks
 from etl.failpoints import failpoint
 from etl.fixes.confirm import confirm_fixes
@@ -233,6 +235,8 @@ def write_outputs(settings: Settings, wh: Warehouse, business_date: date, summar
     try:
         with timed(summary, "export", progress):
             write_breaks(wh, business_date, tmp)
+        with timed(summary, "console", progress):
+            write_console_tables(settings, wh, business_date, tmp / "console")
         failpoint("mid_report")
         if settings.reports.enabled:
             with timed(summary, "reports", progress):
@@ -266,11 +270,14 @@ def load_and_match(settings: Settings, business_date: date, progress: Progress |
     with run_lock(settings), (Warehouse(settings) if wh is None else nullcontext(wh)) as wh:
         ingest(settings, business_date, wh, summary, progress, manifests)
         failpoint("after_ingest")
+        _console_step(summary, "take the console's resolutions", take_resolutions, settings, wh, business_date)
         with timed(summary, "fixes", progress):
             # sent fixes that today's rows show done resolve their breaks in tonight's match
-            summary.warnings.extend(confirm_fixes(settings, wh, business_date).warnings())
+            _console_step(summary, "confirm the sent fixes",
+                          lambda: summary.warnings.extend(confirm_fixes(settings, wh, business_date).warnings()))
         with timed(summary, "match", progress):
             result = match_date(wh, business_date)
+        _console_step(summary, "confirm the console's resolutions", confirm_resolutions, settings, wh, business_date)
     summary.control_totals = result.control_totals
     summary.breaks_by_type = result.breaks_by_type
     summary.match_steps = {name: round(seconds, 3) for name, seconds in result.steps.items()}
@@ -279,6 +286,16 @@ def load_and_match(settings: Settings, business_date: date, progress: Progress |
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(summary.as_json(), "utf-8")
     return summary
+
+
+def _console_step(summary: RunSummary, what: str, step: Callable, *args) -> None:
+    """A step that reads or writes the console's database: the night never fails or waits for
+    the console; a problem is a warning of the run."""
+    try:
+        step(*args)
+    except Exception as exc:  # noqa: BLE001 - the console's database is not the night's: go on, say so
+        log.warning("could not %s: %s", what, exc)
+        summary.warnings.append(f"could not {what}: {exc}")
 
 
 def render_and_publish(settings: Settings, business_date: date, progress: Progress | None = None,

@@ -1,7 +1,9 @@
 """Charts as inline SVG strings, drawn by matplotlib offline (the Agg/SVG backends, no
 display, no network). Text stays text (``svg.fonttype = 'none'``): small files, selectable
-labels, the page's own sans-serif font. Ids are made unique per chart, so several charts can
-live in one HTML page, and nothing in the SVG refers outside it.
+labels, drawn by the browser. Labels are measured with Noto Sans CJK SC (Debian's
+fonts-noto-cjk), which has both the Chinese and the Latin glyphs, and the SVG names it, so the
+browser draws the text in the font it was laid out with. Ids are made unique per chart, so
+several charts can live in one HTML page, and nothing in the SVG refers outside it.
 """
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import io
 import itertools
 import math
 import re
+import subprocess
 from datetime import date
 from typing import Callable, Sequence
 
@@ -20,7 +23,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter  # noqa: E402
 
+from etl.i18n import DEFAULT_LOCALE, normalize  # noqa: E402
 from etl.privacy import mask_text  # noqa: E402
+
+CJK_FONT = "Noto Sans CJK SC"
 
 # Colour-blind-safe (Okabe–Ito), in a fixed order so a channel keeps its colour on a page.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#999999", "#000000")
@@ -31,7 +37,7 @@ _STYLE = {
     "svg.fonttype": "none",
     "svg.hashsalt": "topup-recon",
     "font.family": "sans-serif",
-    "font.sans-serif": ["DejaVu Sans", "Liberation Sans", "Arial"],
+    "font.sans-serif": [CJK_FONT, "DejaVu Sans", "Liberation Sans", "Arial"],
     "font.size": 9,
     "axes.spines.top": False,
     "axes.spines.right": False,
@@ -55,6 +61,8 @@ _ID = re.compile(r'\bid="([^"]+)"')
 
 # How an axis reads its numbers. Decimals follow the tick step, so ticks never repeat a label.
 count_axis, money_axis, pct_axis, plain_axis = "count", "money", "pct", "plain"
+# Finance reads amounts whole (¥300,000, never ¥30万 or ¥300k): its charts' axes are not shortened.
+money_exact_axis = "money_exact"
 
 
 def _decimals(values: Sequence[float]) -> int:
@@ -65,16 +73,50 @@ def _decimals(values: Sequence[float]) -> int:
     return 4
 
 
-def tick_labeller(kind: str, ticks: Sequence[float]) -> Callable[[float, object], str]:
-    """A formatter for ``ticks``: thousands as k and millions as M where that reads better."""
+def require_cjk_font() -> str:
+    """The path of the font Chinese labels are measured with; a clear error where it is missing
+    (matplotlib would otherwise draw boxes and lay the labels out too narrow)."""
+    from matplotlib import font_manager
+
+    wanted = font_manager.FontProperties(family=CJK_FONT)
+    try:
+        return font_manager.findfont(wanted, fallback_to_default=False)
+    except ValueError:
+        pass
+    # installed after matplotlib cached its font list: ask fontconfig where it is
+    try:
+        found = subprocess.run(["fc-list", f":family={CJK_FONT}", "file"], capture_output=True, text=True,
+                               timeout=30, check=False).stdout
+    except OSError:
+        found = ""
+    for line in found.splitlines():
+        path = line.split(":", 1)[0].strip()
+        if path:
+            font_manager.fontManager.addfont(path)
+    try:
+        return font_manager.findfont(wanted, fallback_to_default=False)
+    except ValueError:
+        raise RuntimeError(f"the font {CJK_FONT!r} is not installed: Chinese chart labels need it "
+                           "(Debian: apt-get install fonts-noto-cjk; bin/setup installs it)") from None
+
+
+def _scale(kind: str, top: float, locale: str) -> tuple[float, str]:
+    """How large ticks are shortened: k and M in English, 万 and 亿 in Chinese."""
+    if normalize(locale) == "zh_CN":
+        return (1e8, "亿") if top >= 1e8 else (1e4, "万") if top >= 1e5 and kind != "plain" else (1.0, "")
+    return (1e6, "M") if top >= 1e6 else (1e3, "k") if top >= 1e4 and kind != "plain" else (1.0, "")
+
+
+def tick_labeller(kind: str, ticks: Sequence[float], locale: str = DEFAULT_LOCALE) -> Callable[[float, object], str]:
+    """A formatter for ``ticks``: large numbers shortened where that reads better."""
     finite = sorted(t for t in ticks if math.isfinite(t))
     top = max((abs(t) for t in finite), default=0.0)
     if kind == "pct":
         decimals = _decimals([t * 100 for t in finite])
         return lambda v, _p=None: f"{v * 100:.{decimals}f}%"
-    scale, suffix = (1e6, "M") if top >= 1e6 else (1e3, "k") if top >= 1e4 and kind != "plain" else (1.0, "")
+    scale, suffix = (1.0, "") if kind == money_exact_axis else _scale(kind, top, locale)
     decimals = _decimals([t / scale for t in finite])
-    prefix = "¥" if kind == "money" else ""
+    prefix = "¥" if kind in (money_axis, money_exact_axis) else ""
 
     def label(v: float, _p: object = None) -> str:
         sign = "-" if v < 0 else ""
@@ -83,7 +125,7 @@ def tick_labeller(kind: str, ticks: Sequence[float]) -> Callable[[float, object]
     return label
 
 
-def _format_axis(ax: plt.Axes, kind: str, which: str = "y") -> None:
+def _format_axis(ax: plt.Axes, kind: str, which: str = "y", locale: str = DEFAULT_LOCALE) -> None:
     axis = ax.yaxis if which == "y" else ax.xaxis
     if axis.get_scale() == "log":
         axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
@@ -91,7 +133,7 @@ def _format_axis(ax: plt.Axes, kind: str, which: str = "y") -> None:
         axis.set_minor_formatter(NullFormatter())
         return
     axis.set_major_locator(MaxNLocator(5))
-    axis.set_major_formatter(FuncFormatter(tick_labeller(kind, axis.get_majorticklocs())))
+    axis.set_major_formatter(FuncFormatter(tick_labeller(kind, axis.get_majorticklocs(), locale)))
 
 
 def _to_svg(fig: Figure, title: str) -> str:
@@ -144,7 +186,8 @@ def _legend_on_top(ax: plt.Axes, n: int) -> None:
 
 def line_chart(days: Sequence[date], series: dict[str, Sequence[float | None]], title: str,
                axis: str = count_axis, highlight_last: bool = True,
-               colours: Sequence[str] = PALETTE, width: float = 7.2, height: float = 2.4, log: bool = False) -> str:
+               colours: Sequence[str] = PALETTE, width: float = 7.2, height: float = 2.4, log: bool = False,
+               locale: str = DEFAULT_LOCALE) -> str:
     """One line per series over days (None leaves a gap)."""
     with plt.rc_context(_STYLE):
         fig, ax = _figure(width, height)
@@ -156,7 +199,7 @@ def line_chart(days: Sequence[date], series: dict[str, Sequence[float | None]], 
         ax.set_title(title)
         if log:
             ax.set_yscale("log")
-        _format_axis(ax, axis)
+        _format_axis(ax, axis, locale=locale)
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _p: matplotlib.dates.num2date(v).strftime("%m-%d")))
         ax.xaxis.set_major_locator(MaxNLocator(8, integer=True))
         if len(series) > 1:
@@ -167,7 +210,7 @@ def line_chart(days: Sequence[date], series: dict[str, Sequence[float | None]], 
 def stacked_bars(categories: Sequence[object], stacks: dict[str, Sequence[float]], title: str,
                  axis: str = count_axis, colours: Sequence[str] = PALETTE, horizontal: bool = False,
                  width: float = 7.2, height: float = 2.6, rotate: int = 0,
-                 reference: tuple[float, str] | None = None) -> str:
+                 reference: tuple[float, str] | None = None, locale: str = DEFAULT_LOCALE) -> str:
     """Bars per category, one segment per stack (positive values)."""
     with plt.rc_context(_STYLE):
         fig, ax = _figure(width, height)
@@ -184,12 +227,12 @@ def stacked_bars(categories: Sequence[object], stacks: dict[str, Sequence[float]
         if horizontal:
             ax.set_yticks(positions, labels)
             ax.invert_yaxis()
-            _format_axis(ax, axis, "x")
+            _format_axis(ax, axis, "x", locale)
             ax.grid(axis="x")
             ax.grid(axis="y", visible=False)
         else:
             ax.set_xticks(positions, labels, rotation=rotate, ha="right" if rotate else "center")
-            _format_axis(ax, axis)
+            _format_axis(ax, axis, locale=locale)
         if reference is not None:
             where, text = reference
             ax.axvline(where, color="#D55E00", linestyle="--", linewidth=1)
@@ -203,18 +246,19 @@ def stacked_bars(categories: Sequence[object], stacks: dict[str, Sequence[float]
         return _to_svg(fig, title)
 
 
-def diverging_bars(days: Sequence[date], long: Sequence[float], short: Sequence[float], title: str) -> str:
-    """Per day, 长款 (long: money held) above the axis and 短款 (short: money missing) below it.
-    Legends are English: a CJK font may be missing where the chart is drawn."""
+def diverging_bars(days: Sequence[date], long: Sequence[float], short: Sequence[float], title: str,
+                   legend: tuple[str, str], locale: str = DEFAULT_LOCALE, axis: str = money_axis) -> str:
+    """Per day, 长款 (long: money held) above the axis and 短款 (short: money missing) below it;
+    ``legend`` names the two sides in the page's language."""
     with plt.rc_context(_STYLE):
         fig, ax = _figure(7.2, 2.4)
         xs = list(range(len(days)))
-        ax.bar(xs, [float(v or 0) for v in long], color=LONG_COLOUR, label="long: money held, credit or refund owed")
-        ax.bar(xs, [float(v or 0) for v in short], color=SHORT_COLOUR, label="short: credit given, money missing")
+        ax.bar(xs, [float(v or 0) for v in long], color=LONG_COLOUR, label=legend[0])
+        ax.bar(xs, [float(v or 0) for v in short], color=SHORT_COLOUR, label=legend[1])
         ax.axhline(0, color="#444444", linewidth=0.8)
         step = max(1, len(days) // 10)
         ax.set_xticks(xs[::step], [d.strftime("%m-%d") for d in days][::step])
-        _format_axis(ax, money_axis)
+        _format_axis(ax, axis, locale=locale)
         ax.set_title(title)
         _legend_on_top(ax, 2)
         return _to_svg(fig, title)

@@ -1,6 +1,9 @@
 """CSV and XLSX exports. CSVs are written by DuckDB straight from the mart tables (the full
 ops queue never passes through Python); XLSX workbooks hold the aggregates, with money as
-numbers in a ¥ format and every text cell from input neutralised before it is written."""
+numbers in a ¥ format and every text cell from input neutralised before it is written.
+
+Both are for people, so they speak the run's language: headers, sheet names and our own words
+(break types, next actions …, reports/labels.py) are translated; ids and amounts are not."""
 from __future__ import annotations
 
 import math
@@ -13,8 +16,10 @@ from typing import Sequence
 import xlsxwriter
 
 from etl.export import sql_path
+from etl.i18n import DEFAULT_LOCALE, gettext_for, normalize
 from etl.privacy import mask_text, spreadsheet_safe
 from etl.warehouse import Warehouse
+from reports import labels
 
 
 def write_csv(wh: Warehouse, select_sql: str, path: Path) -> Path:
@@ -23,19 +28,41 @@ def write_csv(wh: Warehouse, select_sql: str, path: Path) -> Path:
     return path
 
 
+def register_labels(wh: Warehouse, locale: str) -> None:
+    """``tr(kind, code)``, a temp macro for the CSVs' SQL: the word for a code in ``locale``
+    (reports/labels.py), the code itself where there is none."""
+    rows = labels.table(locale)
+    wh.con.execute("create or replace temp table report_labels (kind varchar, code varchar, word varchar)")
+    wh.con.executemany("insert into temp.main.report_labels values (?, ?, ?)", [list(r) for r in rows])
+    wh.con.execute("create or replace temp macro tr(k, c) as coalesce("
+                   "(select word from temp.main.report_labels l where l.kind = k and l.code = c), c)")
+
+
+def header_sql(columns: Sequence[tuple[str, str]], locale: str) -> str:
+    """``expression as "header"`` for each (expression, column name): a CSV's header in
+    ``locale`` (the "column" words of reports/labels.py; English keeps the names)."""
+    def quoted(name: str) -> str:
+        return '"' + labels.label(name, "column", locale).replace('"', '""') + '"'
+
+    return ",\n".join(f"{expr} as {quoted(name)}" for expr, name in columns)
+
+
 @dataclass(frozen=True)
 class Col:
-    header: str
+    header: str  # a msgid (marked with N_), translated when the sheet is written
     key: str
     kind: str = "text"  # text (from input: neutralised) | label (our own words) | money | fee | count | pct | number | date | timestamp
     width: int = 14
+    vocab: str | None = None  # for a label: its kind in reports/labels.py (None: the text is shown as it is)
 
 
 class Workbook:
     """A thin xlsxwriter wrapper: one call per sheet of rows."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, locale: str = DEFAULT_LOCALE):
         self.path = path
+        self.locale = normalize(locale)
+        self._ = gettext_for(self.locale)
         self.book = xlsxwriter.Workbook(str(path), {"strings_to_formulas": False, "strings_to_urls": False,
                                                      "strings_to_numbers": False})
         self.book.set_properties({"title": path.stem, "author": "topup-recon", "created": datetime(2000, 1, 1)})
@@ -64,12 +91,15 @@ class Workbook:
             first = 2
         header_row = first + 1
         for c, col in enumerate(columns):
-            ws.write_string(header_row, c, col.header, self.formats["header"])
+            ws.write_string(header_row, c, self._(col.header), self.formats["header"])
             ws.set_column(c, c, col.width)
         ws.freeze_panes(header_row + 1, 0)
         for r, row in enumerate(rows, start=header_row + 1):
             for c, col in enumerate(columns):
-                self._cell(ws, r, c, row.get(col.key), col.kind)
+                value = row.get(col.key)
+                if col.kind == "label" and value is not None:
+                    value = labels.label(value, col.vocab, self.locale) if col.vocab else value
+                self._cell(ws, r, c, value, col.kind)
         if rows:
             ws.autofilter(header_row, 0, header_row + len(rows), len(columns) - 1)
 

@@ -94,7 +94,8 @@ class Marts:
         for name in self._built:
             self.wh.con.execute(f"drop table if exists temp.main.{name}")
         for macro in ("mask_msisdn", "safe_text", "age_bucket", "age_bucket_order", "next_action", "money_side",
-                      "credit_timing"):
+                      "credit_timing", "tr"):
             self.wh.con.execute(f"drop macro if exists {macro}")
+        self.wh.con.execute("drop table if exists temp.main.report_labels")  # the exports' words (reports.exports)
         self.wh.con.execute("drop macro table if exists order_latest")
         self._built.clear()

@@ -5,13 +5,15 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
+from etl.i18n import DEFAULT_LOCALE, N_, gettext_for
 from etl.privacy import mask_text
-from reports import charts, formatting as fmt
-from reports.exports import Col, Workbook, write_csv
+from reports import charts, formatting as fmt, labels
+from reports.exports import Col, Workbook, header_sql, register_labels, write_csv
 from reports.marts import Marts
 
-DIMENSIONS = (("channel", "Channel"), ("pay_method", "Pay method"), ("product_type", "Product type"),
-              ("province", "Province"))
+# dimension, its column header, its heading (msgids)
+DIMENSIONS = (("channel", N_("Channel"), N_("By channel")), ("pay_method", N_("Pay method"), N_("By pay method")),
+              ("product_type", N_("Product type"), N_("By product type")), ("province", N_("Province"), N_("By province")))
 
 
 def _sum(rows: list[dict], key: str) -> float:
@@ -41,18 +43,18 @@ def period(rows: list[dict]) -> dict:
 
 # metric key, label, filter, how a change reads (relative %, percentage points, difference)
 KPIS = (
-    ("orders", "Orders", "count", "relative"),
-    ("gmv", "GMV (pay amount of paid orders)", "money", "relative"),
-    ("success_rate", "Success rate (credited ÷ paid)", "pct", "points"),
-    ("late_rate", "Late-credit rate (over SLA ÷ credited)", "pct", "points"),
-    ("p95_minutes", "Time to credit, p95", "minutes", "relative"),
-    ("csat_avg", "CSAT (mean, 1–5)", "number", "difference"),
-    ("nps", "NPS", "nps", "difference"),
-    ("complaints_per_10k", "Complaints per 10,000 orders", "number", "relative"),
+    ("orders", N_("Orders"), "count", "relative"),
+    ("gmv", N_("GMV (pay amount of paid orders)"), "money", "relative"),
+    ("success_rate", N_("Success rate (credited ÷ paid)"), "pct", "points"),
+    ("late_rate", N_("Late-credit rate (over SLA ÷ credited)"), "pct", "points"),
+    ("p95_minutes", N_("Time to credit, p95"), "minutes", "relative"),
+    ("csat_avg", N_("CSAT (mean, 1–5)"), "number", "difference"),
+    ("nps", N_("NPS"), "nps", "difference"),
+    ("complaints_per_10k", N_("Complaints per 10,000 orders"), "number", "relative"),
 )
 
 
-def kpi_table(daily: list[dict], business_date: date) -> list[dict]:
+def kpi_table(daily: list[dict], business_date: date, locale: str = DEFAULT_LOCALE) -> list[dict]:
     by_day = {r["day"]: r for r in daily}
     today = by_day.get(business_date, {})
     yesterday = by_day.get(business_date - timedelta(days=1), {})
@@ -62,21 +64,22 @@ def kpi_table(daily: list[dict], business_date: date) -> list[dict]:
     last30 = period(daily)
     table = []
     for key, label, filt, kind in KPIS:
-        f = fmt.FILTERS[filt]
+        f = fmt.filters_for(locale)[filt]
         table.append({
             "key": key,
             "label": label,
             "today": f(today.get(key)),
-            "dod": fmt.change(today.get(key), yesterday.get(key), kind),
-            "wow": fmt.change(today.get(key), last_week.get(key), kind),
+            "dod": fmt.change(today.get(key), yesterday.get(key), kind, locale),
+            "wow": fmt.change(today.get(key), last_week.get(key), kind, locale),
             "last7": f(last7[key]),
-            "vs_prev7": fmt.change(last7[key], prev7[key], kind),
+            "vs_prev7": fmt.change(last7[key], prev7[key], kind, locale),
             "last30": f(last30[key]),
         })
     return table
 
 
-def context(marts: Marts, business_date: date) -> dict:
+def context(marts: Marts, business_date: date, locale: str = DEFAULT_LOCALE) -> dict:
+    _ = gettext_for(locale)
     p = marts.params
     daily = marts.rows("mart_product_daily", order_by="day")
     mix = marts.rows("mart_product_mix")
@@ -96,63 +99,71 @@ def context(marts: Marts, business_date: date) -> dict:
         """A day the warehouse has no run for is a gap in the line, not a zero."""
         return [r[key] if r["has_run"] else None for r in daily]
 
+    def word(code: object, kind: str) -> str:
+        return labels.label(code, kind, locale)
+
     channels = [r["value"] for r in mix if r["dimension"] == "channel"]
     colour = {c: charts.PALETTE[i % len(charts.PALETTE)] for i, c in enumerate(channels)}
     chart = {}
     if any(r["orders"] for r in daily):
-        chart["orders"] = charts.line_chart(days, {"orders": series("orders")}, "Orders per day, 30 days")
-        chart["gmv"] = charts.line_chart(days, {"GMV": series("gmv")}, "GMV per day, 30 days",
-                                         axis=charts.money_axis, colours=("#009E73",))
-        chart["success"] = charts.line_chart(days, {"success rate": series("success_rate")},
-                                             "Success rate (credited ÷ paid), 30 days", axis=charts.pct_axis,
-                                             colours=("#009E73",))
-        chart["late"] = charts.line_chart(days, {"late-credit rate": series("late_rate")},
-                                          "Late-credit rate (over SLA ÷ credited), 30 days", axis=charts.pct_axis,
-                                          colours=("#D55E00",))
+        chart["orders"] = charts.line_chart(days, {_("orders"): series("orders")}, _("Orders per day, 30 days"),
+                                            locale=locale)
+        chart["gmv"] = charts.line_chart(days, {_("GMV"): series("gmv")}, _("GMV per day, 30 days"),
+                                         axis=charts.money_axis, colours=("#009E73",), locale=locale)
+        chart["success"] = charts.line_chart(days, {_("success rate"): series("success_rate")},
+                                             _("Success rate (credited ÷ paid), 30 days"), axis=charts.pct_axis,
+                                             colours=("#009E73",), locale=locale)
+        chart["late"] = charts.line_chart(days, {_("late-credit rate"): series("late_rate")},
+                                          _("Late-credit rate (over SLA ÷ credited), 30 days"), axis=charts.pct_axis,
+                                          colours=("#D55E00",), locale=locale)
         chart["ttc_trend"] = charts.line_chart(
             days, {"p50": series("p50_minutes"), "p95": series("p95_minutes"), "p99": series("p99_minutes")},
-            "Time to credit (minutes, log scale), 30 days", axis=charts.plain_axis, log=True)
+            _("Time to credit (minutes, log scale), 30 days"), axis=charts.plain_axis, log=True, locale=locale)
     if any(r["responses"] for r in daily):
-        chart["satisfaction"] = charts.line_chart(days, {"CSAT (1–5)": series("csat_avg")},
-                                                  "CSAT per day (mean, 1–5)", axis=charts.plain_axis,
-                                                  colours=("#0072B2",))
-        chart["nps"] = charts.line_chart(days, {"NPS": series("nps")}, "NPS per day",
-                                         axis=charts.plain_axis, colours=("#CC79A7",))
+        chart["satisfaction"] = charts.line_chart(days, {_("CSAT (1–5)"): series("csat_avg")},
+                                                  _("CSAT per day (mean, 1–5)"), axis=charts.plain_axis,
+                                                  colours=("#0072B2",), locale=locale)
+        chart["nps"] = charts.line_chart(days, {"NPS": series("nps")}, _("NPS per day"),
+                                         axis=charts.plain_axis, colours=("#CC79A7",), locale=locale)
     if any(r["complaints"] for r in daily):
-        chart["complaints"] = charts.line_chart(days, {"per 10k": series("complaints_per_10k")},
-                                                "Complaints per 10,000 orders", axis=charts.plain_axis,
-                                                colours=("#D55E00",))
+        chart["complaints"] = charts.line_chart(days, {_("per 10k"): series("complaints_per_10k")},
+                                                _("Complaints per 10,000 orders"), axis=charts.plain_axis,
+                                                colours=("#D55E00",), locale=locale)
     if hourly:
         hours = list(range(24))
         per = {(r["hour"], r["channel"]): r["orders"] for r in hourly}
         chart["hourly"] = charts.stacked_bars(
-            [f"{h:02d}" for h in hours], {c: [per.get((h, c), 0) for h in hours] for c in channels},
-            "Orders by hour of day (Asia/Shanghai) and channel", colours=[colour[c] for c in channels])
+            [f"{h:02d}" for h in hours], {word(c, "channel"): [per.get((h, c), 0) for h in hours] for c in channels},
+            _("Orders by hour of day (Asia/Shanghai) and channel"), colours=[colour[c] for c in channels],
+            locale=locale)
     if histogram:
-        labels = sorted({(r["bin_order"], r["label"]) for r in histogram})
+        bins = sorted({(r["bin_order"], r["label"]) for r in histogram})
         per = {(r["bin_order"], r["channel"]): r["orders"] for r in histogram}
-        hist_channels = [c for c in channels if any(per.get((b, c)) for b, _ in labels)]
-        sla_bin = next((i for i, (_, label) in enumerate(labels) if label.startswith("10-")), None)
+        hist_channels = [c for c in channels if any(per.get((b, c)) for b, _label in bins)]
+        sla_bin = next((i for i, (_order, text) in enumerate(bins) if text.startswith("10-")), None)
         chart["histogram"] = charts.stacked_bars(
-            [label for _, label in labels], {c: [per.get((b, c), 0) for b, _ in labels] for c in hist_channels},
-            "Time to credit (minutes from payment), credited orders by channel",
+            [text for _order, text in bins],
+            {word(c, "channel"): [per.get((b, c), 0) for b, _label in bins] for c in hist_channels},
+            _("Time to credit (minutes from payment), credited orders by channel"),
             colours=[colour[c] for c in hist_channels],
-            reference=(sla_bin - 0.5, "SLA 10 min") if sla_bin is not None else None)
+            reference=(sla_bin - 0.5, _("SLA {minutes} min").format(minutes=10)) if sla_bin is not None else None,
+            locale=locale)
     mix_gmv = [r for r in mix if r["dimension"] == "channel"]
     if mix_gmv:
         chart["channel_gmv"] = charts.stacked_bars(
-            [r["value"] for r in mix_gmv], {"GMV": [r["gmv"] for r in mix_gmv]}, "GMV by channel, today",
-            axis=charts.money_axis, horizontal=True, width=3.5, height=2.2, colours=("#009E73",))
+            [word(r["value"], "channel") for r in mix_gmv], {_("GMV"): [r["gmv"] for r in mix_gmv]},
+            _("GMV by channel, today"), axis=charts.money_axis, horizontal=True, width=3.5, height=2.2,
+            colours=("#009E73",), locale=locale)
         product_rows = [r for r in mix if r["dimension"] == "product_type"]
         chart["product_gmv"] = charts.stacked_bars(
-            [r["value"] for r in product_rows], {"GMV": [r["gmv"] for r in product_rows]},
-            "GMV by product type, today", axis=charts.money_axis, horizontal=True, width=3.5, height=2.2,
-            colours=("#0072B2",))
+            [word(r["value"], "product_type") for r in product_rows], {_("GMV"): [r["gmv"] for r in product_rows]},
+            _("GMV by product type, today"), axis=charts.money_axis, horizontal=True, width=3.5, height=2.2,
+            colours=("#0072B2",), locale=locale)
 
     return {
-        "kpis": kpi_table(daily, business_date),
+        "kpis": kpi_table(daily, business_date, locale),
         "daily": list(reversed(daily)),
-        "mix": {key: [r for r in mix if r["dimension"] == key] for key, _ in DIMENSIONS},
+        "mix": {key: [r for r in mix if r["dimension"] == key] for key, _header, _heading in DIMENSIONS},
         "mix_total": next((r for r in mix if r["dimension"] == "total"), None),
         "dimensions": DIMENSIONS,
         "ttc": [r for r in ttc if not r["is_total"]],
@@ -171,70 +182,88 @@ def context(marts: Marts, business_date: date) -> dict:
 
 
 DAILY_COLUMNS = (
-    Col("Day", "day", "date", 11), Col("Orders", "orders", "count"), Col("Paid orders", "paid_orders", "count"),
-    Col("GMV (CNY)", "gmv", "money", 16), Col("Credited orders", "credited_orders", "count"),
-    Col("Late credits", "late_orders", "count"), Col("Success rate", "success_rate", "pct"),
-    Col("Late-credit rate", "late_rate", "pct"), Col("p50 minutes", "p50_minutes", "number"),
-    Col("p95 minutes", "p95_minutes", "number"), Col("p99 minutes", "p99_minutes", "number"),
-    Col("Survey responses", "responses", "count"), Col("CSAT mean", "csat_avg", "number"),
-    Col("NPS", "nps", "number"), Col("Complaints", "complaints", "count"),
-    Col("Complaints per 10k orders", "complaints_per_10k", "number"),
+    Col(N_("Day"), "day", "date", 11), Col(N_("Orders"), "orders", "count"), Col(N_("Paid orders"), "paid_orders", "count"),
+    Col(N_("GMV (CNY)"), "gmv", "money", 16), Col(N_("Credited orders"), "credited_orders", "count"),
+    Col(N_("Late credits"), "late_orders", "count"), Col(N_("Success rate"), "success_rate", "pct"),
+    Col(N_("Late-credit rate"), "late_rate", "pct"), Col(N_("p50 minutes"), "p50_minutes", "number"),
+    Col(N_("p95 minutes"), "p95_minutes", "number"), Col(N_("p99 minutes"), "p99_minutes", "number"),
+    Col(N_("Survey responses"), "responses", "count"), Col(N_("CSAT mean"), "csat_avg", "number"),
+    Col(N_("NPS"), "nps", "number"), Col(N_("Complaints"), "complaints", "count"),
+    Col(N_("Complaints per 10k orders"), "complaints_per_10k", "number"),
 )
 MIX_COLUMNS = (
-    Col("Dimension", "dimension", "label", 13), Col("Value", "value", "text", 16), Col("Orders", "orders", "count"),
-    Col("Paid orders", "paid_orders", "count"), Col("GMV (CNY)", "gmv", "money", 16),
-    Col("Credited orders", "credited_orders", "count"), Col("Success rate", "success_rate", "pct"),
+    Col(N_("Dimension"), "dimension", "label", 13, vocab="dimension"), Col(N_("Value"), "value", "text", 16), Col(N_("Orders"), "orders", "count"),
+    Col(N_("Paid orders"), "paid_orders", "count"), Col(N_("GMV (CNY)"), "gmv", "money", 16),
+    Col(N_("Credited orders"), "credited_orders", "count"), Col(N_("Success rate"), "success_rate", "pct"),
 )
-HOURLY_COLUMNS = (Col("Hour", "hour", "count", 6), Col("Channel", "channel", "text"),
-                  Col("Orders", "orders", "count"), Col("GMV (CNY)", "gmv", "money", 16))
+HOURLY_COLUMNS = (Col(N_("Hour"), "hour", "count", 6), Col(N_("Channel"), "channel", "label", vocab="channel"),
+                  Col(N_("Orders"), "orders", "count"), Col(N_("GMV (CNY)"), "gmv", "money", 16))
 TTC_COLUMNS = (
-    Col("Channel", "channel", "text"), Col("Credited orders", "credited_orders", "count"),
-    Col("Mean minutes", "mean_minutes", "number"), Col("p50 minutes", "p50_minutes", "number"),
-    Col("p95 minutes", "p95_minutes", "number"), Col("p99 minutes", "p99_minutes", "number"),
-    Col("Late credits", "late_orders", "count"), Col("Late-credit rate", "late_rate", "pct"),
+    Col(N_("Channel"), "channel", "label", vocab="channel"), Col(N_("Credited orders"), "credited_orders", "count"),
+    Col(N_("Mean minutes"), "mean_minutes", "number"), Col(N_("p50 minutes"), "p50_minutes", "number"),
+    Col(N_("p95 minutes"), "p95_minutes", "number"), Col(N_("p99 minutes"), "p99_minutes", "number"),
+    Col(N_("Late credits"), "late_orders", "count"), Col(N_("Late-credit rate"), "late_rate", "pct"),
 )
 SAT_COLUMNS = (
-    Col("Dimension", "dimension", "label", 13), Col("Value", "value", "text", 16),
-    Col("Responses", "responses", "count"), Col("CSAT answers", "csat_responses", "count"),
-    Col("CSAT mean", "csat_avg", "number"), Col("CSAT 4–5 share", "csat_satisfied_share", "pct"),
-    Col("NPS answers", "nps_responses", "count"), Col("NPS", "nps", "number"),
+    Col(N_("Dimension"), "dimension", "label", 13, vocab="dimension"), Col(N_("Value"), "value", "text", 16),
+    Col(N_("Responses"), "responses", "count"), Col(N_("CSAT answers"), "csat_responses", "count"),
+    Col(N_("CSAT mean"), "csat_avg", "number"), Col(N_("CSAT 4–5 share"), "csat_satisfied_share", "pct"),
+    Col(N_("NPS answers"), "nps_responses", "count"), Col(N_("NPS"), "nps", "number"),
 )
 LATE_COLUMNS = (
-    Col("How the order was served", "credit_timing", "label", 22), Col("Orders (7 days)", "orders", "count"),
-    Col("Responses", "responses", "count"), Col("CSAT mean", "csat_avg", "number"),
-    Col("CSAT 4–5 share", "csat_satisfied_share", "pct"), Col("NPS", "nps", "number"),
-    Col("Complaints", "complaints", "count"), Col("Complaints per 10k orders", "complaints_per_10k", "number"),
+    Col(N_("How the order was served"), "credit_timing", "label", 22, vocab="credit_timing"), Col(N_("Orders (7 days)"), "orders", "count"),
+    Col(N_("Responses"), "responses", "count"), Col(N_("CSAT mean"), "csat_avg", "number"),
+    Col(N_("CSAT 4–5 share"), "csat_satisfied_share", "pct"), Col(N_("NPS"), "nps", "number"),
+    Col(N_("Complaints"), "complaints", "count"), Col(N_("Complaints per 10k orders"), "complaints_per_10k", "number"),
 )
 COMPLAINT_COLUMNS = (
-    Col("Category", "category", "text", 16), Col("Complaints today", "complaints_day", "count"),
-    Col("Per 10k orders today", "per_10k_day", "number"), Col("Complaints, 7 days", "complaints_week", "count"),
-    Col("Per 10k orders, 7 days", "per_10k_week", "number"),
+    Col(N_("Category"), "category", "label", 16, vocab="category"), Col(N_("Complaints today"), "complaints_day", "count"),
+    Col(N_("Per 10k orders today"), "per_10k_day", "number"), Col(N_("Complaints, 7 days"), "complaints_week", "count"),
+    Col(N_("Per 10k orders, 7 days"), "per_10k_week", "number"),
 )
 
 COMMENT_COLUMNS = (
-    Col("Response id", "response_id", "text", 14), Col("Order id", "order_id", "text", 22),
-    Col("Submitted", "submitted_at", "timestamp", 18), Col("CSAT", "csat", "count", 6), Col("NPS", "nps", "count", 6),
-    Col("Channel", "channel", "text"), Col("Product type", "product_type", "text"),
-    Col("Comment", "comment", "text", 80),
+    Col(N_("Response id"), "response_id", "text", 14), Col(N_("Order id"), "order_id", "text", 22),
+    Col(N_("Submitted"), "submitted_at", "timestamp", 18), Col(N_("CSAT"), "csat", "count", 6), Col(N_("NPS"), "nps", "count", 6),
+    Col(N_("Channel"), "channel", "label", vocab="channel"), Col(N_("Product type"), "product_type", "label", vocab="product_type"),
+    Col(N_("Comment"), "comment", "text", 80),
 )
 
 
-def write_exports(marts: Marts, ctx: dict, business_date: date, folder: Path) -> list[Path]:
-    day = business_date.isoformat()
-    book = Workbook(folder / "product.xlsx")
-    book.sheet("Daily", f"Product figures per day, {ctx['window_start']} to {day}", DAILY_COLUMNS,
-               marts.rows("mart_product_daily", order_by="day"))
-    book.sheet("Mix", f"Orders of {day} by dimension", MIX_COLUMNS, marts.rows("mart_product_mix"))
-    book.sheet("Hourly", f"Orders of {day} by hour and channel", HOURLY_COLUMNS, marts.rows("mart_product_hourly"))
-    book.sheet("Time to credit", f"Minutes from payment to credit, orders of {day}", TTC_COLUMNS,
+def write_exports(marts: Marts, ctx: dict, business_date: date, folder: Path,
+                  locale: str = DEFAULT_LOCALE) -> list[Path]:
+    _ = gettext_for(locale)
+    day = fmt.day_heading(business_date, locale)
+    week = fmt.day_heading(ctx["week_start"], locale)
+    book = Workbook(folder / "product.xlsx", locale)
+    book.sheet(_("Daily"), _("Product figures per day, {first} to {last}").format(
+        first=fmt.day_heading(ctx["window_start"], locale), last=day), DAILY_COLUMNS,
+        marts.rows("mart_product_daily", order_by="day"))
+    book.sheet(_("Mix"), _("Orders of {day} by dimension").format(day=day), MIX_COLUMNS, _mix_rows(marts, locale))
+    book.sheet(_("Hourly"), _("Orders of {day} by hour and channel").format(day=day), HOURLY_COLUMNS,
+               marts.rows("mart_product_hourly"))
+    book.sheet(_("Time to credit"), _("Minutes from payment to credit, orders of {day}").format(day=day), TTC_COLUMNS,
                marts.rows("mart_product_time_to_credit"))
-    book.sheet("Satisfaction", f"Survey answers {ctx['week_start']} to {day}", SAT_COLUMNS,
-               marts.rows("mart_product_satisfaction"))
-    book.sheet("Late vs on time", f"Satisfaction by credit timing, {ctx['week_start']} to {day}", LATE_COLUMNS,
-               ctx["late_vs"])
-    book.sheet("Complaints", f"Complaints per 10,000 orders, {day} and 7 days", COMPLAINT_COLUMNS,
+    book.sheet(_("Satisfaction"), _("Survey answers {first} to {last}").format(first=week, last=day), SAT_COLUMNS,
+               _mix_rows(marts, locale, "mart_product_satisfaction"))
+    book.sheet(_("Late vs on time"), _("Satisfaction by credit timing, {first} to {last}").format(first=week, last=day),
+               LATE_COLUMNS, ctx["late_vs"])
+    book.sheet(_("Complaints"), _("Complaints per 10,000 orders, {day} and 7 days").format(day=day), COMPLAINT_COLUMNS,
                ctx["complaints"] + ([ctx["complaints_total"]] if ctx["complaints_total"] else []))
-    book.sheet("Comments", f"Survey comments received {day}, unhappiest first", COMMENT_COLUMNS, ctx["comments"])
-    csv = write_csv(marts.wh, "select * exclude (csat_sum, csat_responses, promoters, detractors, nps_responses) "
-                              "from temp.main.mart_product_daily order by day", folder / "product_daily.csv")
+    book.sheet(_("Comments"), _("Survey comments received {day}, unhappiest first").format(day=day), COMMENT_COLUMNS,
+               ctx["comments"])
+    register_labels(marts.wh, locale)
+    columns = [c for c in marts.wh.con.execute("select * from temp.main.mart_product_daily limit 0").description]
+    select = header_sql([(f"tr('yesno', {name}::varchar)" if name == "has_run" else name, name)
+                         for name, *_rest in columns
+                         if name not in ("csat_sum", "csat_responses", "promoters", "detractors", "nps_responses")],
+                        locale)
+    csv = write_csv(marts.wh, f"select {select} from temp.main.mart_product_daily order by day",
+                    folder / "product_daily.csv")
     return [book.close(), csv]
+
+
+def _mix_rows(marts: Marts, locale: str, mart: str = "mart_product_mix") -> list[dict]:
+    """A mix's rows with each value in words of its dimension's kind (a channel, a province …)."""
+    rows = marts.rows(mart)
+    return [{**r, "value": labels.label(r["value"], r["dimension"], locale)} for r in rows]

@@ -25,7 +25,7 @@ from etl.config import shanghai_now, shanghai_wall
 from etl.i18n import N_
 from etl.privacy import mask_text
 from etl.warehouse import Warehouse
-from reports import finance, ops, product
+from reports import charts, finance, labels, ops, product
 from reports.marts import Marts
 
 if TYPE_CHECKING:  # the pipeline imports this module while it runs
@@ -57,6 +57,8 @@ def _environment(locale: str) -> Environment:
         finalize=lambda v: mask_text(v) if isinstance(v, str) and not isinstance(v, Markup) else v,
     )
     i18n.install(env, locale)
+    env.filters["label"] = lambda code, kind: labels.label(code, kind, locale)
+    env.filters["suggestion"] = lambda text: labels.suggestion(text, locale)
     env.filters["masked"] = lambda text: mask_text(str(text)) if text is not None else ""
     env.filters["svg"] = lambda svg: Markup(svg) if svg else ""  # only our own charts: matplotlib escapes their text
     return env
@@ -97,13 +99,15 @@ def render_all(wh: Warehouse, business_date: date, folder: Path, summary: RunSum
     folder.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     locale = i18n.normalize(locale)
+    if locale == "zh_CN":
+        charts.require_cjk_font()  # before anything is written: no chart with boxes for glyphs
     env = environment(locale)
     marts = Marts(wh, business_date)
     written: list[Path] = []
     try:
-        fin = finance.context(marts, business_date)
-        ops_ctx = ops.context(marts, business_date)
-        prod = product.context(marts, business_date)
+        fin = finance.context(marts, business_date, locale)
+        ops_ctx = ops.context(marts, business_date, locale)
+        prod = product.context(marts, business_date, locale)
         common = {
             "business_date": business_date,
             "generated_at": shanghai_now().strftime("%Y-%m-%d %H:%M:%S"),
@@ -120,10 +124,10 @@ def render_all(wh: Warehouse, business_date: date, folder: Path, summary: RunSum
             path = folder / f"{name}.html"
             path.write_text(html, "utf-8")
             written.append(path)
-        written.append(finance.write_xlsx(marts, fin, business_date, folder))
-        written.append(ops.write_queue_csv(marts, folder))
-        written.append(ops.write_suggestions_csv(marts, folder))
-        written.extend(product.write_exports(marts, prod, business_date, folder))
+        written.append(finance.write_xlsx(marts, fin, business_date, folder, locale))
+        written.append(ops.write_queue_csv(marts, folder, locale))
+        written.append(ops.write_suggestions_csv(marts, folder, locale))
+        written.extend(product.write_exports(marts, prod, business_date, folder, locale))
     finally:
         marts.close()
     log.info("reports for %s rendered in %.2fs (marts: %s)", business_date, time.perf_counter() - started,

@@ -38,7 +38,7 @@ class TestNormalize:
 class TestTranslations:
     def test_chinese_from_the_catalog(self):
         assert i18n.gettext_for("zh_CN")("Finance") == "财务"
-        assert i18n.gettext_for("zh-CN")("Ops queue") == "待办队列"
+        assert i18n.gettext_for("zh-CN")("Ops queue") == "运营待办队列"
 
     def test_english_is_the_msgid(self):
         assert i18n.gettext_for("en")("Finance") == "Finance"
@@ -129,3 +129,39 @@ class TestChoosingTheLanguage:
         result = CliRunner().invoke(app, ["run", "--date", "2026-11-01", "--locale", "fr"])
         assert result.exit_code != 0
         assert "unknown locale" in result.output
+
+
+class TestARunInEitherLanguage:
+    """`recon run` writes Chinese by default, English with --locale en or the environment; the
+    machine files are the same bytes in both."""
+
+    def run(self, root, *args, **env):
+        import os
+        import subprocess
+        import sys
+
+        from tests.conftest import paths_env
+
+        full = {k: v for k, v in os.environ.items() if not k.startswith("RECON_")}
+        full.update(paths_env(root, **env))
+        done = subprocess.run([sys.executable, "-m", "etl.cli", "run", "--date", "2026-11-01", *args], env=full,
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return root / "output" / "2026-11-01"
+
+    def test_default_option_and_environment(self, small_landing, tmp_path):
+        import shutil
+
+        roots = {}
+        for name in ("default", "option", "environment"):
+            roots[name] = tmp_path / name
+            shutil.copytree(small_landing, roots[name] / "landing")
+        zh = self.run(roots["default"])
+        en = self.run(roots["option"], "--locale", "en")
+        en_env = self.run(roots["environment"], RECON_REPORTS__LOCALE="en-US")
+        assert '<html lang="zh-CN">' in (zh / "index.html").read_text("utf-8")
+        for folder in (en, en_env):
+            assert '<html lang="en">' in (folder / "index.html").read_text("utf-8")
+            assert (folder / "breaks.csv").read_bytes() == (zh / "breaks.csv").read_bytes()
+        assert (zh / "ops_queue.csv").read_text("utf-8").startswith("序号,")
+        assert (en / "ops_queue.csv").read_text("utf-8").startswith("queue_rank,")

@@ -32,13 +32,43 @@ fixed as (
 late_credits_today as (
     select order_id from breaks_found where break_type = 'LATE_CREDIT'
 ),
+-- An open break carried to today shows today's figures: found again, today's row has them; not
+-- found again but its order judged today (a refund, a reversal or a credit landed for it), the
+-- order's evaluation has them, with the difference worked out as order_breaks does for its type.
+-- (Before, a carried AMOUNT_MISMATCH kept showing a payment refunded since.) A break resolved today
+-- keeps the figures it had while open: what was settled.
+refreshed as (
+    select
+        b.break_key,
+        e.pay_amount as order_amount,
+        e.net_paid as paid_amount,
+        coalesce(e.credited_total, 0) as credited_amount,
+        case b.break_type
+            when 'CREDIT_WITHOUT_PAYMENT' then -coalesce(e.credited_total, 0)
+            when 'REFUNDED_BUT_CREDITED' then -coalesce(e.credited_total, 0)
+            when 'MISSING_CREDIT' then e.net_paid
+            when 'DUPLICATE_PAYMENT' then e.net_paid - e.pay_amount
+            when 'DUPLICATE_CREDIT' then e.face_value - coalesce(e.credited_total, 0)
+            when 'AMOUNT_MISMATCH' then coalesce(e.paid_mismatch, 0) + coalesce(e.credit_mismatch, 0)
+            else 0
+        end as difference
+    from open_before as b
+    join int_order_eval as e on e.order_id = b.order_id
+    where b.break_type in ('CREDIT_WITHOUT_PAYMENT', 'REFUNDED_BUT_CREDITED', 'MISSING_CREDIT', 'DUPLICATE_PAYMENT',
+                           'DUPLICATE_CREDIT', 'AMOUNT_MISMATCH', 'LATE_CREDIT', 'STATUS_MISMATCH')
+      and b.break_key not in (select break_key from manual)
+      and not (b.break_type in ('MISSING_CREDIT', 'DUPLICATE_PAYMENT')
+               and b.break_key not in (select break_key from breaks_found))
+      and not (b.break_key in (select break_key from fixed)  -- resolved by its fix today
+               and b.break_key not in (select break_key from breaks_found))
+),
 carried as (
     select
         b.break_key, b.break_type, b.order_id, b.provider, b.provider_txn_id, b.credit_id, b.msisdn,
-        coalesce(f.order_amount, b.order_amount) as order_amount,
-        coalesce(f.paid_amount, b.paid_amount) as paid_amount,
-        coalesce(f.credited_amount, b.credited_amount) as credited_amount,
-        coalesce(f.difference, b.difference) as difference,
+        coalesce(f.order_amount, r.order_amount, b.order_amount) as order_amount,
+        coalesce(f.paid_amount, r.paid_amount, b.paid_amount) as paid_amount,
+        coalesce(f.credited_amount, r.credited_amount, b.credited_amount) as credited_amount,
+        coalesce(f.difference, r.difference, b.difference) as difference,
         coalesce(f.paid_at, b.paid_at) as paid_at,
         coalesce(f.credited_at, b.credited_at) as credited_at,
         coalesce(f.delay_minutes, b.delay_minutes) as delay_minutes,
@@ -59,6 +89,7 @@ carried as (
                                 then x.reason end) as resolution_reason
     from open_before as b
     left join breaks_found as f using (break_key)
+    left join refreshed as r using (break_key)
     left join manual as m using (break_key)
     left join fixed as x using (break_key)
     -- every order in scope has its evaluation

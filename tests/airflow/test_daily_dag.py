@@ -308,7 +308,7 @@ class TestFailureAlert:
                                 mark_success_pattern=r"(?!(?:configured_sources|load_and_match)$).*")
         assert dr.state == "failed"
         [alert] = [a for a in sent(alerts) if a["kind"] == "failure"]
-        assert "load_and_match failed for 2026-11-24" in alert["subject"]
+        assert "load_and_match 处理 2026-11-24 失败" in alert["subject"]
         assert "nothing staged for 2026-11-24" in alert["body"]
 
 

@@ -174,13 +174,21 @@ class TestThresholds:
     def test_over_count(self, settings):
         folder = write_breaks(settings, D, [("MISSING_CREDIT", "1.00", "open")] * 3)
         alert = orch.threshold_alert(self.limits(settings, 2, "1000"), orch.open_breaks(settings, D))
-        assert alert.kind == "breaks" and "3 open breaks (limit 2)" in alert.body
+        assert alert.kind == "breaks" and "未处理差错 3 笔（阈值 2）" in alert.body  # zh_CN, the default
         assert alert.location == str(folder) and str(folder) in alert.body
 
     def test_over_amount_counts_short_and_long(self, settings):
         write_breaks(settings, D, [("MISSING_CREDIT", "60.00", "open"), ("ORPHAN_CREDIT", "-50.00", "open")])
         alert = orch.threshold_alert(self.limits(settings, 100, "100.00"), orch.open_breaks(settings, D))
-        assert "CNY 110.00 open (limit 100.00)" in alert.body
+        assert "未处理金额 ¥110.00（阈值 ¥100.00）" in alert.body
+        assert "已支付未到账（掉单）" in alert.body and "(MISSING_CREDIT)" in alert.body
+
+    def test_in_english_when_the_reports_are(self, settings):
+        write_breaks(settings, D, [("MISSING_CREDIT", "60.00", "open"), ("ORPHAN_CREDIT", "-50.00", "open")])
+        english = settings.model_copy(update={"reports": settings.reports.model_copy(update={"locale": "en"})})
+        alert = orch.threshold_alert(self.limits(english, 100, "100.00"), orch.open_breaks(settings, D))
+        assert "¥110.00 open (limit ¥100.00)" in alert.body
+        assert alert.subject == "[topup-recon] 2026-11-24: breaks over threshold"
 
 
 class TestNotifierChoice:
@@ -273,7 +281,7 @@ class TestFailureCallback:
         [alert] = sent(tmp_path / "alerts.jsonl")
         assert alert["kind"] == "failure" and alert["business_date"] == "2026-11-24"
         assert "ingest.stage[2]" in alert["subject"]
-        assert "cannot open the warehouse" in alert["body"] and "4 attempt(s)" in alert["body"]
+        assert "cannot open the warehouse" in alert["body"] and "尝试 4 次后失败" in alert["body"]
 
 
 class TestDeadlineAlert:
@@ -294,7 +302,7 @@ class TestDeadlineAlert:
     def test_scheduled_run_late(self):
         alert = orch.deadline_alert(self.context())
         assert alert.kind == "deadline" and alert.business_date == D
-        assert "not done by 2026-11-25 06:00 Asia/Shanghai" in alert.body
+        assert "未能在 2026-11-25 06:00（北京时间）前完成" in alert.body
         assert "scheduled__2026-11-23T16:00:00+00:00" in alert.body
 
     def test_backfill_runs_do_not_alert(self):
@@ -348,7 +356,9 @@ class TestWeeklyTrend:
         assert week["days_missing"] == ["2026-11-29"] and week["days_reconciled"] == 6
         assert (week["open_breaks_at_end"], week["open_amount_at_end"]) == (9, "75.00")  # 6 × 10 + 3 × 5
         assert month["new_breaks"] == 121 and month["days_reconciled"] == 7
-        assert "2026-W48" in (folder / "summary.html").read_text("utf-8")
+        html = (folder / "summary.html").read_text("utf-8")
+        assert "2026-W48" in html and '<html lang="zh-CN">' in html
+        assert "<td>¥75.00</td>" in html and "已支付未到账（掉单）" in html and "缺失" in html
 
     def test_rendering_again_replaces_the_week(self, settings):
         self.publish_day(settings, date(2026, 11, 29), new=1)

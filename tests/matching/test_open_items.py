@@ -1,5 +1,6 @@
 """Open items across nights: carried, aged, resolved automatically or by ops, never edited."""
 from datetime import date
+from decimal import Decimal
 
 import pytest
 
@@ -90,3 +91,33 @@ class TestReExportedOrder:
                                 "and business_date = '2026-11-25'").isoformat() == "2026-11-24"
         assert dict(ledger.wh.rows("select outcome, rows from outcome_totals where source = 'orders' "
                                    "and business_date = '2026-11-25'")) == {"DUPLICATE_ROW": 1}
+
+
+class TestFiguresAsOfToday:
+    """A break carried open across nights shows today's amounts, not those of the night it was
+    first found: a carried AMOUNT_MISMATCH shows the refund that came since."""
+
+    def test_a_refund_since_shows_on_the_carried_amount_mismatch(self, ledger):
+        ledger.order("T1", pay="49.80").payment("T1", amount="60.00").credit("T1")
+        ledger.run("2026-11-24")
+        first = ledger.row("AMOUNT_MISMATCH", on="2026-11-24")
+        assert (first["paid_amount"], first["difference"]) == (Decimal("60.00"), Decimal("10.20"))
+        ledger.refund("T1", amount="10.20", at="2026-11-25 09:00:00")
+        ledger.run("2026-11-25")
+        today = ledger.row("AMOUNT_MISMATCH", on="2026-11-25")
+        assert today["status"] == "open" and today["first_seen"] == date(2026, 11, 24)
+        assert (today["paid_amount"], today["credited_amount"], today["difference"]) == (
+            Decimal("49.80"), Decimal("50.00"), Decimal("0.00"))
+
+    def test_a_break_nothing_landed_for_keeps_its_figures(self, ledger):
+        ledger.order("T1", pay="49.80").payment("T1", amount="60.00").credit("T1")
+        ledger.run("2026-11-24", "2026-11-25")
+        assert ledger.row("AMOUNT_MISMATCH", on="2026-11-25")["paid_amount"] == Decimal("60.00")
+
+    def test_an_auto_resolved_missing_credit_keeps_what_was_owed(self, ledger):
+        ledger.order("T1", status="paid").payment("T1")
+        ledger.run("2026-11-24")
+        ledger.refund("T1", at="2026-11-25 09:00:00")
+        ledger.run("2026-11-25")
+        row = ledger.row("MISSING_CREDIT", on="2026-11-25")
+        assert row["status"] == "resolved" and row["difference"] == Decimal("49.80")

@@ -256,7 +256,8 @@ def _settings(tmp: Path):
 
 
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory) -> Rendered:
+def rendered_both(tmp_path_factory) -> dict[str, Rendered]:
+    """The shop's report day rendered once per language, from the same warehouse."""
     tmp = tmp_path_factory.mktemp("shop")
     settings = _settings(tmp)
     with Warehouse(settings) as wh:
@@ -272,8 +273,22 @@ def rendered(tmp_path_factory) -> Rendered:
                                               "amount_classified": "2490.00", "balanced": True}],
                              timings={"stage": 1.25, "load": 0.5, "match": 2.0, "export": 0.1},
                              breaks_by_type={"MISSING_CREDIT": 3})
-        folder = tmp / "out" / REPORT_DAY.isoformat()
-        paths = render_all(wh, REPORT_DAY, folder, summary)
+        out = {}
+        for locale in ("en", "zh_CN"):
+            folder = tmp / "out" / locale / REPORT_DAY.isoformat()
+            out[locale] = (folder, render_all(wh, REPORT_DAY, folder, summary, locale=locale))
         shop.ledger = None  # the connection closes with this block; the records stay
         shop_records = shop
-    return Rendered(shop_records, folder, paths, summary, settings)
+    return {locale: Rendered(shop_records, folder, paths, summary, settings) for locale, (folder, paths) in out.items()}
+
+
+@pytest.fixture(scope="session")
+def rendered(rendered_both) -> Rendered:
+    """The English reports: the figures tests find rows by their codes (alipay, MISSING_CREDIT)."""
+    return rendered_both["en"]
+
+
+@pytest.fixture(scope="session")
+def rendered_zh(rendered_both) -> Rendered:
+    """The Chinese reports: what a run writes by default."""
+    return rendered_both["zh_CN"]

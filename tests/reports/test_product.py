@@ -5,7 +5,14 @@ from datetime import timedelta
 
 import pytest
 
-from reports.formatting import change, count, minutes, money, nps, number, pct
+from functools import partial
+
+from reports import formatting as fmt
+from reports.formatting import count, money, nps, number, pct
+
+# these tests read the English pages (fixture `rendered`): units in English words
+minutes = partial(fmt.minutes, locale="en")
+change = partial(fmt.change, locale="en")
 from tests.reports import expected
 from tests.reports.conftest import REPORT_DAY, SCRIPT_COMMENT
 from tests.reports.readers import row, table

@@ -85,5 +85,5 @@ class TestEmptyWarehouse:
             assert wh.scalar("select count(*) from duckdb_tables() where temporary") == 0
         names = {p.name for p in paths}
         assert {"index.html", "finance.html", "ops.html", "product.html", "ops_queue.csv", "finance.xlsx"} <= names
-        assert "Nothing open." in (tmp_path / "out" / "ops.html").read_text("utf-8")
-        assert (tmp_path / "out" / "ops_queue.csv").read_text("utf-8").startswith("queue_rank,")
+        assert "没有未处理的差错。" in (tmp_path / "out" / "ops.html").read_text("utf-8")  # zh_CN, the default
+        assert (tmp_path / "out" / "ops_queue.csv").read_text("utf-8").startswith("序号,差错类型,")

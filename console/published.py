@@ -1,0 +1,366 @@
+"""Reads what the nightly run published (``<output>/<date>/console/*.parquet``) with the
+console's own in-memory DuckDB: never the warehouse, which the night may be writing.
+
+Every query is fixed text with bound parameters; what a user chose (a filter, a sort) selects
+among fixed fragments and binds values, never adds text. Filters, sort, LIMIT and OFFSET run in
+DuckDB, so a page of a 500,000-row queue reads that page, not the queue.
+"""
+from __future__ import annotations
+
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from console.reasons import AGE_BUCKETS, SlaRule
+
+DATE_DIR = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+# sort key → ORDER BY text (fixed), each ending with the break key so pages never overlap
+SORTS = {
+    "age": "age_days {dir}, abs(difference) desc, break_key",
+    "amount": "abs(difference) {dir}, age_days desc, break_key",
+    "type": "break_type {dir}, age_days desc, break_key",
+    "first_seen": "first_seen {dir}, break_key",
+    "provider": "provider {dir} nulls last, break_key",
+}
+
+
+@dataclass
+class QueueFilter:
+    """The queue's filters, already checked (console.forms makes them from a query string)."""
+    break_type: str | None = None
+    provider: str | None = None
+    bucket: str | None = None
+    min_amount: Decimal | None = None
+    max_amount: Decimal | None = None
+    status: str = "open"               # open | resolved | pending | awaiting_run | all
+    first_seen_from: date | None = None
+    first_seen_to: date | None = None
+    channel: str | None = None
+    sla: str | None = None             # on_track | warning | breached
+    include_keys: list[str] | None = None   # from the store: assignee, console states
+    exclude_keys: list[str] | None = None
+    sort: str = "age"
+    descending: bool = True
+
+    def where(self, sla: SlaRule) -> tuple[str, dict[str, Any]]:
+        parts, params = ["true"], {}
+        if self.status in ("open", "resolved"):
+            parts.append("status = $status")
+            params["status"] = self.status
+        if self.break_type:
+            parts.append("break_type = $break_type")
+            params["break_type"] = self.break_type
+        if self.provider:
+            parts.append("provider = $provider")
+            params["provider"] = self.provider
+        if self.channel:
+            parts.append("channel = $channel")
+            params["channel"] = self.channel
+        if self.bucket:
+            low, high = AGE_BUCKETS[self.bucket]
+            parts.append("age_days >= $age_low")
+            params["age_low"] = low
+            if high is not None:
+                parts.append("age_days <= $age_high")
+                params["age_high"] = high
+        if self.min_amount is not None:
+            parts.append("abs(difference) >= $min_amount")
+            params["min_amount"] = self.min_amount
+        if self.max_amount is not None:
+            parts.append("abs(difference) <= $max_amount")
+            params["max_amount"] = self.max_amount
+        if self.first_seen_from:
+            parts.append("first_seen >= $first_from")
+            params["first_from"] = self.first_seen_from
+        if self.first_seen_to:
+            parts.append("first_seen <= $first_to")
+            params["first_to"] = self.first_seen_to
+        if self.include_keys is not None:
+            parts.append("break_key in (select unnest($include_keys::varchar[]))")
+            params["include_keys"] = self.include_keys
+        if self.exclude_keys:
+            parts.append("break_key not in (select unnest($exclude_keys::varchar[]))")
+            params["exclude_keys"] = self.exclude_keys
+        if self.sla:
+            parts.append("sla_state = $sla")
+            params["sla"] = self.sla
+        return " and ".join(parts), params
+
+    def order_by(self) -> str:
+        return SORTS[self.sort].format(dir="desc" if self.descending else "asc")
+
+
+def _sla_select(sla: SlaRule) -> tuple[str, dict[str, Any]]:
+    """The break rows with their SLA state, computed in SQL from the configured rule: one CASE
+    branch per configured break type (the text follows the configuration, never a request; the
+    values are bound)."""
+    types = [t for t in sla.days if t != "default"]
+    days = "case b.break_type " + " ".join(f"when $sla_t{i} then $sla_d{i}" for i in range(len(types))) + \
+        " else $sla_default end" if types else "$sla_default"
+    limit = f"greatest({days} - case when abs(b.difference) >= $sla_large then 1 else 0 end, 0)"
+    sql = f"""
+        select b.*, {limit} as sla_limit,
+               case when b.status <> 'open' then null
+                    when b.age_days > {limit} then 'breached'
+                    when b.age_days >= {limit} - $sla_warn then 'warning'
+                    else 'on_track' end as sla_state
+        from read_parquet($breaks_file) as b
+    """
+    params: dict[str, Any] = {"sla_default": sla.days["default"], "sla_large": sla.large_amount, "sla_warn": sla.warn_days}
+    for i, t in enumerate(types):
+        params[f"sla_t{i}"], params[f"sla_d{i}"] = t, sla.days[t]
+    return sql, params
+
+
+@dataclass
+class Page:
+    rows: list[dict[str, Any]]
+    total: int
+    page: int
+    page_size: int
+    business_date: date | None
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+class Published:
+    """The published outputs under ``root``: one in-memory DuckDB, a cursor per query."""
+
+    def __init__(self, root: Path, sla: SlaRule, threads: int = 2, memory_limit: str = "1GB"):
+        self.root = Path(root)
+        self.sla = sla
+        self._db = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
+        self._lock = threading.Lock()
+        self._options: tuple[tuple, dict[str, list[str]]] | None = None
+        self._counts: dict[tuple, dict[str, Any]] = {}
+
+    # ---- which dates ----------------------------------------------------------------------
+    def dates(self) -> list[date]:
+        if not self.root.is_dir():
+            return []
+        return sorted(date.fromisoformat(p.name) for p in self.root.iterdir()
+                      if DATE_DIR.match(p.name) and (p / "console" / "breaks.parquet").exists())
+
+    def latest(self) -> date | None:
+        found = self.dates()
+        return found[-1] if found else None
+
+    def file(self, day: date, table: str) -> str:
+        return str(self.root / day.isoformat() / "console" / f"{table}.parquet")
+
+    def files(self, table: str, first: date | None = None, last: date | None = None) -> list[str]:
+        return [self.file(d, table) for d in self.dates()
+                if (first is None or d >= first) and (last is None or d <= last)]
+
+    # ---- running queries ----------------------------------------------------------------
+    def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        """Rows as dicts. A date's folder is swapped into place by two renames: a read that
+        falls between them finds no file and is tried again."""
+        with self._lock:
+            cur = self._db.cursor()
+        try:
+            for attempt in range(3):
+                try:
+                    result = cur.execute(sql, params or {})
+                    names = [d[0] for d in result.description]
+                    return [dict(zip(names, row)) for row in result.fetchall()]
+                except duckdb.IOException:
+                    if attempt == 2:
+                        raise
+                    time.sleep(0.05 * (attempt + 1))
+        finally:
+            cur.close()
+        return []
+
+    def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
+        rows = self.query(sql, params)
+        return next(iter(rows[0].values())) if rows else None
+
+    # ---- pages ----------------------------------------------------------------------------
+    def queue(self, f: QueueFilter, page: int, page_size: int) -> Page:
+        day = self.latest()
+        if day is None:
+            return Page([], 0, 1, page_size, None)
+        base, params = _sla_select(self.sla)
+        where, wparams = f.where(self.sla)
+        params = {**params, **wparams, "breaks_file": self.file(day, "breaks")}
+        total_row = self._totals(f"select count(*) as n, coalesce(sum(difference), 0) as amount "
+                                 f"from ({base}) where {where}", params)
+        page = max(1, page)
+        rows = self.query(f"select * exclude (msisdn_hash) from ({base}) where {where} "
+                          f"order by {f.order_by()} limit $limit offset $offset",
+                          {**params, "limit": page_size, "offset": (page - 1) * page_size})
+        return Page(rows, int(total_row["n"]), page, page_size, day, {"amount": total_row["amount"]})
+
+    def _totals(self, sql: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A filter's count and sum, kept while the file is the same: paging through a queue
+        counts it once."""
+        path = params["breaks_file"]
+        try:
+            stamp = Path(path).stat().st_mtime_ns
+        except OSError:  # between the two renames of a publish: count without the cache
+            return self.query(sql, params)[0]
+        key = (sql, path, stamp, repr(sorted(params.items())))
+        with self._lock:
+            hit = self._counts.get(key)
+        if hit is None:
+            hit = self.query(sql, params)[0]
+            with self._lock:
+                if len(self._counts) > 512:
+                    self._counts.clear()
+                self._counts[key] = hit
+        return hit
+
+    def export_rows(self, f: QueueFilter, limit: int) -> tuple[list[str], list[tuple]]:
+        day = self.latest()
+        if day is None:
+            return [], []
+        base, params = _sla_select(self.sla)
+        where, wparams = f.where(self.sla)
+        params = {**params, **wparams, "breaks_file": self.file(day, "breaks"), "limit": limit}
+        with self._lock:
+            cur = self._db.cursor()
+        try:
+            result = cur.execute(
+                f"select business_date, break_key, break_type, status, sla_state, order_id, provider, "
+                f"provider_txn_id, credit_id, msisdn_masked, order_amount, paid_amount, credited_amount, "
+                f"difference, paid_at, credited_at, first_seen, age_days, channel, product_type "
+                f"from ({base}) where {where} order by {f.order_by()} limit $limit", params)
+            return [d[0] for d in result.description], result.fetchall()
+        finally:
+            cur.close()
+
+    def break_row(self, break_key: str) -> dict[str, Any] | None:
+        """The break as the latest night that lists it has it."""
+        files = self.files("breaks")
+        if not files:
+            return None
+        base, params = _sla_select(self.sla)
+        for path in reversed(files[-1:]):  # the latest night first: it carries every open break
+            rows = self.query(f"select * from ({base}) where break_key = $key", {**params, "breaks_file": path,
+                                                                                  "key": break_key})
+            if rows:
+                return rows[0]
+        rows = self.query("select * exclude (msisdn_hash), null as sla_state from read_parquet($files) "
+                          "where break_key = $key order by business_date desc limit 1",
+                          {"files": files, "key": break_key})
+        return rows[0] if rows else None
+
+    def story(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        story_id = row.get("order_id") or row["break_key"]
+        return self.query("select * from read_parquet($file) where story_id = $id "
+                          "order by event_at, ledger, source_file, source_line",
+                          {"file": self.file(row["business_date"], "story"), "id": story_id})
+
+    def other_breaks(self, row: dict[str, Any]) -> list[dict[str, Any]]:
+        if not row.get("order_id"):
+            return []
+        return self.query("select break_key, break_type, status, difference from read_parquet($file) "
+                          "where order_id = $id and break_key <> $key order by break_key",
+                          {"file": self.file(row["business_date"], "breaks"), "id": row["order_id"],
+                           "key": row["break_key"]})
+
+    def search(self, text: str, phone_hash: str | None) -> dict[str, list[dict[str, Any]]]:
+        """Orders and breaks for an order id, a provider transaction or refund id, a credit id,
+        or (``phone_hash``) a whole phone number."""
+        orders_files, ids_files, breaks_files = self.files("orders"), self.files("ids"), self.files("breaks")
+        if not orders_files:
+            return {"orders": [], "breaks": []}
+        latest_breaks = breaks_files[-1]
+        if phone_hash:
+            orders = self.query("select * exclude (msisdn_hash) from read_parquet($files) "
+                                "where msisdn_hash = $h order by created_at desc limit 200",
+                                {"files": orders_files, "h": phone_hash})
+            breaks = self.query("select * exclude (msisdn_hash) from read_parquet($file) where msisdn_hash = $h "
+                                "order by first_seen desc, break_key limit 200", {"file": latest_breaks, "h": phone_hash})
+            return {"orders": orders, "breaks": breaks}
+        order_ids = {r["order_id"] for r in self.query(
+            "select distinct order_id from read_parquet($files) where id = $q and order_id is not null",
+            {"files": ids_files, "q": text})}
+        order_ids.add(text)
+        orders = self.query("select * exclude (msisdn_hash) from read_parquet($files) "
+                            "where order_id in (select unnest($ids::varchar[])) order by created_at desc limit 200",
+                            {"files": orders_files, "ids": sorted(order_ids)})
+        breaks = self.query("select * exclude (msisdn_hash) from read_parquet($file) "
+                            "where order_id in (select unnest($ids::varchar[])) or provider_txn_id = $q "
+                            "or credit_id = $q order by first_seen desc, break_key limit 200",
+                            {"file": latest_breaks, "ids": sorted(order_ids), "q": text})
+        return {"orders": orders, "breaks": breaks}
+
+    def today(self) -> dict[str, Any]:
+        day = self.latest()
+        if day is None:
+            return {"day": None}
+        by_type = self.query("select break_type, status, count(*) as n, sum(difference) as amount, "
+                             "sum(difference) filter (where difference > 0) as long_amount, "
+                             "sum(difference) filter (where difference < 0) as short_amount "
+                             "from read_parquet($file) group by all order by break_type, status",
+                             {"file": self.file(day, "breaks")})
+        settlement = self.query("select * from read_parquet($file) order by provider", {"file": self.file(day, "settlement")})
+        product = self.query("select sum(orders) as orders, sum(paid_orders) as paid_orders, sum(gmv) as gmv, "
+                             "sum(credited_orders) as credited_orders, sum(late_orders) as late_orders "
+                             "from read_parquet($file)", {"file": self.file(day, "product")})[0]
+        return {"day": day, "by_type": by_type, "settlement": settlement, "product": product}
+
+    def settlement(self, first: date, last: date) -> list[dict[str, Any]]:
+        files = self.files("settlement", first, last)
+        if not files:
+            return []
+        return self.query("select * from read_parquet($files) order by business_date, provider", {"files": files})
+
+    def breaks_by_side(self, day: date) -> list[dict[str, Any]]:
+        """Breaks of a night by type, 长款 (difference > 0) and 短款 (< 0)."""
+        return self.query("select break_type, status, "
+                          "count(*) filter (where difference > 0) as long_n, "
+                          "coalesce(sum(difference) filter (where difference > 0), 0) as long_amount, "
+                          "count(*) filter (where difference < 0) as short_n, "
+                          "coalesce(sum(difference) filter (where difference < 0), 0) as short_amount, "
+                          "count(*) as n from read_parquet($file) group by all order by break_type, status",
+                          {"file": self.file(day, "breaks")})
+
+    def product_options(self) -> dict[str, list[str]]:
+        """The values each product filter offers, from every published date (cached until a
+        date is published or replaced)."""
+        files = self.files("product")
+        if not files:
+            return {}
+        stamp = tuple((f, Path(f).stat().st_mtime_ns) for f in files if Path(f).exists())
+        cached = self._options
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        out = {}
+        for col in ("channel", "province", "product_type", "pay_method"):
+            out[col] = [r["v"] for r in self.query(
+                f"select distinct {col} as v from read_parquet($files) where {col} <> '' order by 1", {"files": files})]
+        self._options = (stamp, out)
+        return out
+
+    def product_daily(self, first: date, last: date, dims: dict[str, str | None], split: str | None) -> list[dict[str, Any]]:
+        """Per day (and per value of ``split``, a column name from a fixed list), over the
+        filtered slice."""
+        files = self.files("product", first, last)
+        if not files:
+            return []
+        parts, params = ["order_date between $first and $last"], {"files": files, "first": first, "last": last}
+        for col in ("channel", "province", "product_type", "pay_method"):
+            if dims.get(col):
+                parts.append(f"{col} = ${col}")
+                params[col] = dims[col]
+        group = f", {split} as series" if split in ("channel", "province", "product_type", "pay_method") else \
+            ", 'all' as series"
+        return self.query(
+            f"select order_date{group}, sum(orders) as orders, sum(paid_orders) as paid_orders, sum(gmv) as gmv, "
+            f"sum(credited_orders) as credited_orders, sum(late_orders) as late_orders, "
+            f"sum(delay_minutes_sum) as delay_sum from read_parquet($files) where {' and '.join(parts)} "
+            f"group by all order by all", params)

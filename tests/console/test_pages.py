@@ -1,0 +1,200 @@
+"""The console's pages as each user works with them: the queue filtered, sorted and paged in
+DuckDB, its export as filtered (and safe in a spreadsheet), search by any id or a whole phone
+number (answered masked), a break's story with the file and line of each row, bulk resolve from
+the queue's own export, day close and reopen, the audit log's export, the admin's users."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import duckdb
+import pytest
+from sqlalchemy import select
+
+from console.store.models import AuditEntry, Resolution
+from tests.console.conftest import PASSWORD, Browser, first_break
+
+
+def _breaks(settings):
+    from console.published import Published
+    from console.reasons import SlaRule
+
+    pub = Published(settings.paths.output, SlaRule.from_settings(settings.console))
+    return pub, pub.file(pub.latest(), "breaks")
+
+
+class TestQueue:
+    def test_filters_count_what_duckdb_counts(self, as_role, site):
+        pub, path = _breaks(site[1])
+        expected = pub.scalar("select count(*) from read_parquet($p) where status = 'open' "
+                              "and break_type = 'MISSING_CREDIT'", {"p": path})
+        page = as_role("ops").get("/queue", params={"type": "MISSING_CREDIT"}).text
+        assert f'id="queue-total">{expected} ' in page
+        assert len(re.findall(r'<tr>\s*<td><a href="/break', page)) == expected
+
+    def test_pages_are_disjoint_and_sorted_by_amount(self, site):
+        from console.app import create_app
+        from console.store import _engine_for
+        from etl.config import load_settings
+        from tests.console.conftest import ROLE_USERS, site_env
+
+        _engine_for.cache_clear()
+        settings = load_settings({**site_env(site[0]), "RECON_CONSOLE__PAGE_SIZE": "5"})
+        b = Browser(create_app(settings))
+        b.login(ROLE_USERS["ops"])
+        seen = []
+        for n in (1, 2, 3):
+            page = b.get("/queue", params={"sort": "amount", "page": str(n)}).text
+            seen += re.findall(r'<a href="/break\?key=([^"]+)"', page)
+        assert len(seen) == 15 and len(set(seen)) == 15
+        pub, path = _breaks(settings)
+        amounts = [r["a"] for r in pub.query("select abs(difference) as a from read_parquet($p) where status = 'open' "
+                                              "order by abs(difference) desc, age_days desc, break_key limit 15",
+                                              {"p": path})]
+        assert amounts == sorted(amounts, reverse=True)
+
+    def test_export_is_the_filtered_queue_and_safe_in_a_spreadsheet(self, as_role, site):
+        import os
+
+        pub, path = _breaks(site[1])
+        con = duckdb.connect()
+        con.execute(f"copy (select * replace (case when break_type = 'ORPHAN_CREDIT' then '=cmd|calc' "
+                    f"else channel end as channel, case when break_type = 'ORPHAN_CREDIT' then '=HYPERLINK(1)' "
+                    f"else credit_id end as credit_id) from read_parquet($p)) to '{path}.new' (format parquet)",
+                    {"p": path})
+        os.replace(path + ".new", path)
+        r = as_role("ops").get("/queue.csv", params={"type": "ORPHAN_CREDIT"})
+        rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+        expected = pub.scalar("select count(*) from read_parquet($p) where status = 'open' "
+                              "and break_type = 'ORPHAN_CREDIT'", {"p": path})
+        assert len(rows) == expected > 0
+        assert {row["break_type"] for row in rows} == {"ORPHAN_CREDIT"}
+        assert all(row["credit_id"] == "'=HYPERLINK(1)" for row in rows)
+        assert "reason" in rows[0] and "text" in rows[0]
+        xlsx = as_role("ops").get("/queue.xlsx", params={"type": "ORPHAN_CREDIT"})
+        from openpyxl import load_workbook
+
+        sheet = load_workbook(io.BytesIO(xlsx.content)).worksheets[0]
+        assert sheet.max_row == expected + 1
+        assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+
+
+class TestSearch:
+    def _phone(self, settings) -> tuple[str, str]:
+        """A whole number and its order, read from the warehouse as a colleague would quote it."""
+        con = duckdb.connect(str(settings.paths.warehouse), read_only=True)
+        order_id, msisdn = con.execute("select order_id, msisdn from raw_orders order by order_id limit 1").fetchone()
+        con.close()
+        return order_id, msisdn
+
+    def test_a_whole_phone_number_finds_the_customers_orders_masked(self, as_role, site, app):
+        order_id, msisdn = self._phone(site[1])
+        page = as_role("ops").get("/search", params={"q": msisdn}).text
+        assert order_id in page
+        assert msisdn not in page and f"{msisdn[:3]}****{msisdn[-4:]}" in page
+        with app.state.store() as db:
+            details = [d for (d,) in db.execute(select(AuditEntry.detail).where(AuditEntry.action == "search"))]
+        assert details and msisdn not in details[-1]
+
+    def test_the_published_files_hold_no_phone_number(self, site):
+        _, msisdn = self._phone(site[1])
+        day = site[1].paths.output / "2026-11-01" / "console"
+        for path in day.glob("*.parquet"):
+            assert msisdn.encode() not in path.read_bytes(), path.name
+
+    def test_a_provider_transaction_id_finds_its_break(self, as_role, site):
+        row = first_break(site[1], "DUPLICATE_PAYMENT")
+        page = as_role("ops").get("/search", params={"q": row["provider_txn_id"]}).text
+        assert row["order_id"] in page and "重复支付" in page
+
+
+class TestStory:
+    def test_every_ledger_row_with_its_file_and_line(self, as_role, site):
+        row = first_break(site[1], "DUPLICATE_PAYMENT")
+        page = as_role("ops").get("/break", params={"key": row["break_key"]}).text
+        lines = re.findall(r'<td class="mono">([^<]+\.(?:csv|txt|xlsx|zip|gz)[^<]*:\d+)</td>', page)
+        assert len(lines) >= 3  # the order and its two payments at least
+        assert "重复支付" in page
+
+    def test_product_role_never_sees_a_story(self, as_role, site):
+        assert as_role("product").get("/break", params={"key": first_break(site[1])["break_key"]}).status_code == 403
+
+
+class TestBulkResolve:
+    def test_the_queues_own_export_filled_in_is_applied_all_or_nothing(self, as_role, site, app):
+        ops = as_role("ops")
+        exported = ops.get("/queue.csv", params={"type": "FEE_MISMATCH"}).content.decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(exported)))
+        assert len(rows) >= 2
+        for row in rows:
+            row["reason"], row["text"] = "false_positive", "rate changed on the 1st"
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        preview = ops.client.post("/bulk/preview", data={"csrf": ops.csrf},
+                                  files={"file": ("queue.csv", buffer.getvalue().encode("utf-8"))})
+        assert preview.status_code == 200
+        token = re.search(r'name="token" value="([^"]+)"', preview.text).group(1)
+        with app.state.store() as db:
+            assert db.execute(select(Resolution)).first() is None  # a preview changes nothing
+        # someone acts on one of them meanwhile: nothing is applied
+        other = Browser(app)
+        other.login("wang.ops")
+        assert other.post("/break/claim", {"key": rows[0]["break_key"], "version": "0"}).status_code == 303
+        assert ops.post("/bulk/apply", {"token": token}).status_code == 409
+        with app.state.store() as db:
+            assert db.execute(select(Resolution)).first() is None
+        preview = ops.client.post("/bulk/preview", data={"csrf": ops.csrf},
+                                  files={"file": ("queue.csv", buffer.getvalue().encode("utf-8"))})
+        token = re.search(r'name="token" value="([^"]+)"', preview.text).group(1)
+        assert ops.post("/bulk/apply", {"token": token}).status_code == 303
+        with app.state.store() as db:
+            done = db.execute(select(Resolution)).scalars().all()
+        assert {r.break_key for r in done} == {row["break_key"] for row in rows}
+        assert {r.source for r in done} == {"bulk"}
+
+    def test_a_forged_preview_token_is_refused(self, as_role):
+        assert as_role("ops").post("/bulk/apply", {"token": "eyJrZXkiOiJ4In0.forged"}).status_code == 400
+
+
+class TestFinanceDay:
+    def test_close_then_reopen_only_with_a_reason(self, as_role, app):
+        fin = as_role("finance")
+        assert fin.post("/finance/close", {"day": "2026-11-02"}).status_code == 303
+        assert fin.post("/finance/close", {"day": "2026-11-02"}).status_code == 409
+        assert fin.post("/finance/reopen", {"day": "2026-11-02", "reason": ""}).status_code == 409
+        assert fin.post("/finance/reopen", {"day": "2026-11-02", "reason": "late statement"}).status_code == 303
+        page = fin.get("/finance", params={"day": "2026-11-02"}).text
+        assert "late statement" in page
+        assert fin.post("/finance/close", {"day": "2031-01-01"}).status_code == 400
+
+
+class TestAuditExport:
+    def test_export_holds_the_chain(self, as_role, app):
+        as_role("ops").get("/search", params={"q": "X1"})
+        r = as_role("auditor").get("/audit.csv", params={"action": "search"})
+        rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+        assert rows and all(len(row["hash"]) == 64 for row in rows)
+
+
+class TestAdmin:
+    def test_adds_a_user_who_can_sign_in(self, as_role, app):
+        adm = as_role("admin")
+        assert adm.post("/users/add", {"name": "zhou.ops", "display_name": "周", "role": "ops",
+                                       "password": PASSWORD}).status_code == 303
+        assert adm.post("/users/add", {"name": "x", "role": "root", "password": PASSWORD}).status_code == 400
+        assert Browser(app).login("zhou.ops").status_code == 303
+        assert adm.post("/users/disable", {"name": "zhou.ops"}).status_code == 303
+        assert Browser(app).login("zhou.ops").status_code == 400
+
+
+class TestLanguage:
+    def test_chinese_by_default_english_on_request(self, as_role):
+        ops = as_role("ops")
+        assert "待办队列" in ops.get("/queue").text
+        assert ops.post("/settings", {"locale": "en"}).status_code == 303
+        page = ops.get("/queue").text
+        assert "Work queue" in page and "待办队列" not in page and 'lang="en"' in page
+        assert ops.post("/settings", {"locale": "fr"}).status_code == 400
