@@ -57,6 +57,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "writeoff.approve": frozenset({"finance"}),
     "day.close": frozenset({"finance"}),
     "day.reopen": frozenset({"finance"}),
+    # fixes (etl/fixes, docs/REMEDIATION.md): proposed by ops or finance, approved by another
+    # finance user, sent by ops or finance once approved
+    "fix.view": frozenset({"ops", "finance", "auditor"}),
+    "fix.propose": frozenset({"ops", "finance"}),
+    "fix.approve": frozenset({"finance"}),
+    "fix.send": frozenset({"ops", "finance"}),
     # everyone signed in: their own language and password
     "self.settings": frozenset(ROLES),
 }

@@ -215,5 +215,15 @@ def _console_commands() -> None:
 
 _console_commands()
 
+
+def _fix_commands() -> None:
+    """``recon fix …`` (etl/fixes/cli.py)."""
+    from etl.fixes.cli import fix_app
+
+    app.add_typer(fix_app, name="fix")
+
+
+_fix_commands()
+
 if __name__ == "__main__":
     app()

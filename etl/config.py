@@ -113,6 +113,24 @@ class Sources(_Section):
     provider_conns: dict[Provider, str]
 
 
+class RemediationProvider(_Section):
+    """Where a provider's refunds go: credentials by reference, as the statement downloads
+    name theirs (docs/SOURCES.md), plus the refund endpoint when it is not the download one."""
+    conn: str  # Airflow connection id; outside Airflow the RECON_<PROVIDER>_* variables
+    refund_url: str = ""  # empty: the credentials' gateway / base URL (UnionPay: its backTransReq URL)
+    notify_url: str = ""  # the provider's asynchronous notification URL, where it requires one
+
+
+class Remediation(_Section):
+    execute: bool = False  # false: write what would be sent under dry_run_dir, send nothing
+    kill_switch: bool = False  # true: nothing is sent, whatever is approved
+    dry_run_dir: Path = Path("data/fixes/dry_run")
+    billing_batch_dir: Path = Path("data/fixes/billing_outbox")  # where BOSS picks up re-credit/reversal batches
+    two_approvers_above: Decimal = Field(ge=0)  # a fix above this amount needs two approvers
+    unconfirmed_after_days: int = Field(ge=1)
+    max_sends_per_hour: int = Field(ge=0)
+    max_amount_per_hour: Decimal = Field(ge=0)
+    providers: dict[Provider, RemediationProvider]
 class ConsoleOidc(_Section):
     """A company SSO (OpenID Connect) in place of the local login: docs/CONSOLE.md."""
     issuer_url: str = ""
@@ -154,6 +172,7 @@ class Settings(_Section):
     alerts: Alerts
     sources: Sources
     reports: Reports
+    remediation: Remediation
     console: Console
 
     @field_validator("providers")

@@ -27,6 +27,7 @@ from etl.console_publish import write_console_tables
 from etl.console_resolutions import confirm_resolutions, take_resolutions
 from etl.export import write_breaks
 from etl.failpoints import failpoint
+from etl.fixes.confirm import confirm_fixes
 from etl.ingest.base import configure_parsing
 from etl.ingest.stage import REQUIRED_LEDGERS, SourceManifest, parse_work, read_manifest, stage_source
 from etl.load import load_date
@@ -270,6 +271,10 @@ def load_and_match(settings: Settings, business_date: date, progress: Progress |
         ingest(settings, business_date, wh, summary, progress, manifests)
         failpoint("after_ingest")
         _console_step(summary, "take the console's resolutions", take_resolutions, settings, wh, business_date)
+        with timed(summary, "fixes", progress):
+            # sent fixes that today's rows show done resolve their breaks in tonight's match
+            _console_step(summary, "confirm the sent fixes",
+                          lambda: summary.warnings.extend(confirm_fixes(settings, wh, business_date).warnings()))
         with timed(summary, "match", progress):
             result = match_date(wh, business_date)
         _console_step(summary, "confirm the console's resolutions", confirm_resolutions, settings, wh, business_date)

@@ -19,6 +19,11 @@ an order is in the orders file of the day it was paid (or created, if never paid
 status as of that export (taken at the same cutoff). Rows that would land after the last date
 are not written, and the ground truth does not count them.
 
+``extra`` (:class:`ExtraRows`) adds rows that no scenario drew to given days' files: a test's
+provider sandbox writes the refunds it accepted into the next day's statement, its billing
+double the credits a batch asked for into the next day's billing export. They are outside the
+ground truth's breaks; without ``extra`` nothing changes, byte for byte.
+
 Same arguments, same bytes: day ``i`` draws from ``numpy.random.default_rng([seed, 0, i])``,
 surveys and complaints from their own streams, and every writer is deterministic.
 Rows are drawn as whole-day arrays (no Python loop per order): 20,000 orders × 30 days take
@@ -35,6 +40,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute in ExtraRows)
 import pyarrow.parquet as pq
 
 from etl.config import Settings, load_settings
@@ -51,13 +57,40 @@ from etl.generate.population import (
 from etl.generate.scenarios import CREDITED, SCENARIO_NAMES, SCENARIOS, Batch, build_day
 from etl.generate.truth import Run, write_truth
 
-__all__ = ["GenerationSummary", "generate_landing", "truth_folder"]
+__all__ = ["ExtraRows", "GenerationSummary", "generate_landing", "truth_folder"]
 
 log = logging.getLogger(__name__)
 
 def truth_folder(out: Path) -> Path:
     """Where :func:`generate_landing` puts the ground truth of the landing zone ``out``."""
     return Path(out).parent / "ground_truth"
+
+
+@dataclass(frozen=True)
+class ExtraRows:
+    """Rows to add to a day's files: statement rows (``etl.schema.PAYMENTS`` columns, any
+    providers: each goes to its provider's file) and billing rows (``BILLING`` columns), by the
+    landing date whose files they join. Each file stays in time order."""
+    statement: dict[date, pa.Table] = field(default_factory=dict)
+    billing: dict[date, pa.Table] = field(default_factory=dict)
+
+    def statement_rows(self, day: date, provider: str, schema: pa.Schema) -> pa.Table | None:
+        table = self.statement.get(day)
+        if table is None:
+            return None
+        table = table.filter(pa.compute.equal(table["provider"], provider))
+        return table.select(schema.names).cast(schema) if table.num_rows else None
+
+    def billing_rows(self, day: date, schema: pa.Schema) -> pa.Table | None:
+        table = self.billing.get(day)
+        return table.select(schema.names).cast(schema) if table is not None and table.num_rows else None
+
+
+def _joined(part: pa.Table, extra: pa.Table | None, time_column: str) -> pa.Table:
+    """``part`` with ``extra`` merged in time order (a stable sort: same times keep file order)."""
+    if extra is None:
+        return part
+    return pa.concat_tables([part, extra]).sort_by([(time_column, "ascending")])
 
 
 @dataclass(frozen=True)
@@ -76,7 +109,7 @@ class GenerationSummary:
 
 
 def generate_landing(out: Path, start: date, days: int, orders_per_day: int, seed: int,
-                     settings: Settings | None = None) -> GenerationSummary:
+                     settings: Settings | None = None, extra: ExtraRows | None = None) -> GenerationSummary:
     """Write ``days`` consecutive days from ``start`` of landing files into ``out`` and their
     ground truth into :func:`truth_folder` (``out.parent / "ground_truth"``). Files this
     generator writes are replaced; start from an empty folder to avoid strays of other runs."""
@@ -89,7 +122,7 @@ def generate_landing(out: Path, start: date, days: int, orders_per_day: int, see
     run = _draw(start, days, orders_per_day, seed, settings)
     log.info("drew %d orders, %d statement rows, %d billing rows in %.1fs", run.orders["oi"].size,
              run.stmt["oi"].size, run.billing["oi"].size, time.perf_counter() - began)
-    writer = _Writer(out, truth, start, days, settings)
+    writer = _Writer(out, truth, start, days, settings, extra)
     writer.write_all(run, seed)
     log.info("landing files written at %.1fs", time.perf_counter() - began)
     truth_files = write_truth(truth, run, settings, np.datetime64(start, "D"))
@@ -143,8 +176,10 @@ class _Writer:
     """Writes one source at a time, rows in file order and each day a slice, so that the
     largest source is the only table in memory; records what it wrote."""
 
-    def __init__(self, out: Path, truth: Path, start: date, days: int, settings: Settings):
+    def __init__(self, out: Path, truth: Path, start: date, days: int, settings: Settings,
+                 extra: ExtraRows | None = None):
         self.out, self.truth, self.days = out, truth, days
+        self.extra = extra
         self.dates = [date.fromordinal(start.toordinal() + i) for i in range(days)]
         self.active = settings.providers.active
         self.settings = settings
@@ -182,6 +217,8 @@ class _Writer:
                                         run.order_id.take(pa.array(s["oi"][order])))
         for g, part in enumerate(_slices(table, bounds)):
             i, provider = divmod(g, n)
+            if self.extra is not None:
+                part = _joined(part, self.extra.statement_rows(dates[i], PROVIDERS[provider], table.schema), "event_at")
             if PROVIDERS[provider] in self.active:
                 folder = self.folder(dates[i], PROVIDERS[provider])
                 self.emit(PROVIDERS[provider], i, part, _write_statement(PROVIDERS[provider], part, folder, dates[i], i))
@@ -191,6 +228,8 @@ class _Writer:
                                       _optional(run.order_id, b["oi"][order]),
                                       _optional(run.credit_id, b["reverses"][order]))
         for i, part in enumerate(_slices(table, bounds)):
+            if self.extra is not None:
+                part = _joined(part, self.extra.billing_rows(dates[i], table.schema), "credited_at")
             split = 2 if i % 7 == 5 and part.num_rows > 1 else 1
             self.emit("billing", i, part, ledgers.write_billing(part, self.folder(dates[i], "billing"), dates[i],
                                                                  parquet=i % 5 == 4, parts=split))

@@ -24,6 +24,11 @@ closed_before as (
 manual as (
     select break_key, resolved_by, reason from latest_resolutions where action = 'resolve'
 ),
+-- a fix (etl/fixes) whose refund, re-credit or reversal the statements or billing now show:
+-- it resolves the break once the rules no longer find it, like a refund resolves a duplicate
+fixed as (
+    select break_key, resolved_by, reason from latest_resolutions where action = 'fixed'
+),
 late_credits_today as (
     select order_id from breaks_found where break_type = 'LATE_CREDIT'
 ),
@@ -45,8 +50,9 @@ refreshed as (
     join order_break_figures as t on t.order_id = b.order_id and t.break_type = b.break_type
     where b.break_key not in (select break_key from breaks_found)
       and b.break_key not in (select break_key from manual)
-      -- these two resolve themselves once no longer found
+      -- these two resolve themselves once no longer found, and a break resolved by its fix today
       and b.break_type not in ('MISSING_CREDIT', 'DUPLICATE_PAYMENT')
+      and b.break_key not in (select break_key from fixed)
 ),
 carried as (
     select
@@ -68,13 +74,18 @@ carried as (
                 case when b.break_type = 'MISSING_CREDIT'
                           and b.order_id in (select order_id from late_credits_today) then 'credited_late'
                      else 'auto' end
+            when x.break_key is not null and f.break_key is null
+                 and (b.break_type in ('ORPHAN_PAYMENT', 'ORPHAN_CREDIT') or in_scope.order_id is not null) then 'fixed'
         end as resolution,
-        m.resolved_by,
-        m.reason as resolution_reason
+        coalesce(m.resolved_by, case when f.break_key is null and b.break_type not in ('MISSING_CREDIT', 'DUPLICATE_PAYMENT')
+                                     then x.resolved_by end) as resolved_by,
+        coalesce(m.reason, case when f.break_key is null and b.break_type not in ('MISSING_CREDIT', 'DUPLICATE_PAYMENT')
+                                then x.reason end) as resolution_reason
     from open_before as b
     left join breaks_found as f using (break_key)
     left join refreshed as r using (break_key)
     left join manual as m using (break_key)
+    left join fixed as x using (break_key)
     -- every order in scope has its evaluation
     left join (select order_id from int_order_eval) as in_scope on in_scope.order_id = b.order_id
 ),

@@ -85,7 +85,7 @@ create table if not exists statement_totals (
 create table if not exists resolutions (
     resolution_id   varchar not null,
     break_key       varchar not null,
-    action          varchar not null,    -- resolve | reopen
+    action          varchar not null,    -- resolve | reopen | fixed (a confirmed fix: resolves once the rules no longer find the break)
     resolved_by     varchar not null,
     reason          varchar not null,
     resolved_at     timestamp not null,  -- wall time, Asia/Shanghai
@@ -134,7 +134,8 @@ alter table order_eval drop column if exists refunded_total;
 -- break resolved on it (what breaks.csv shows), plus silently closed ones (exported = false).
 -- resolution: null while open; 'auto' (a refund or credit settled it), 'credited' (a LATE_CREDIT,
 -- reported once), 'credited_late' (a MISSING_CREDIT superseded by its LATE_CREDIT row, not
--- exported), 'manual' (ops, see resolved_by and resolution_reason).
+-- exported), 'manual' (ops, see resolved_by and resolution_reason), 'fixed' (a confirmed fix, etl/fixes:
+-- the rules no longer find it; resolved_by names the fix).
 create table if not exists break_log (
     business_date date not null, break_key varchar not null, break_type varchar not null,
     order_id varchar, provider varchar, provider_txn_id varchar, credit_id varchar, msisdn varchar,

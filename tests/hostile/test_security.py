@@ -126,9 +126,21 @@ def _sql_calls(tree: ast.AST):
             yield node.lineno, node.args[0]
 
 
+def _sqlalchemy_statement(arg: ast.AST) -> bool:
+    """A SQLAlchemy Core statement (``select(…).where(…)``, ``update(…)``, …): it binds every
+    value as a parameter, whatever expressions build it."""
+    node = arg
+    while isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+        node = node.func.value
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in (
+        "select", "update", "insert", "delete")
+
+
 def _interpolated(arg: ast.AST) -> list[str]:
     """What an SQL argument builds its text from, other than string literals."""
     found = []
+    if _sqlalchemy_statement(arg):
+        return found
     if isinstance(arg, ast.JoinedStr):
         found += [ast.unparse(v.value) for v in arg.values if isinstance(v, ast.FormattedValue)]
     elif isinstance(arg, ast.BinOp):

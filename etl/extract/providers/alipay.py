@@ -41,23 +41,29 @@ def sign_string(params: dict[str, str]) -> str:
     return "&".join(f"{k}={v}" for k, v in sorted(params.items()) if k != "sign" and v not in (None, ""))
 
 
-def signed_request(credentials: "AlipayCredentials", business_date: date, bill_type: str = "trade",
-                   now: datetime | None = None) -> dict[str, str]:
-    """The form fields of the bill download URL query, ``sign`` included."""
+def signed_call(credentials: "AlipayCredentials", method: str, biz_content: dict,
+                now: datetime | None = None) -> dict[str, str]:
+    """The form fields of one OpenAPI call (``method`` with ``biz_content``), ``sign`` included.
+    The refunds (etl.fixes.senders.alipay) sign their calls here too."""
     now = now or datetime.now(SHANGHAI)
     params = {
         "app_id": credentials.app_id,
-        "method": METHOD,
+        "method": method,
         "format": "JSON",
         "charset": "utf-8",
         "sign_type": "RSA2",
         "timestamp": now.strftime("%Y-%m-%d %H:%M:%S"),
         "version": "1.0",
-        "biz_content": json.dumps({"bill_type": bill_type, "bill_date": business_date.isoformat()},
-                                  separators=(",", ":")),
+        "biz_content": json.dumps(biz_content, ensure_ascii=False, separators=(",", ":")),
     }
     params["sign"] = signing.sign_sha256(credentials.private_key, sign_string(params).encode("utf-8"))
     return params
+
+
+def signed_request(credentials: "AlipayCredentials", business_date: date, bill_type: str = "trade",
+                   now: datetime | None = None) -> dict[str, str]:
+    """The form fields of the bill download URL query, ``sign`` included."""
+    return signed_call(credentials, METHOD, {"bill_type": bill_type, "bill_date": business_date.isoformat()}, now)
 
 
 def _signed_part(body: str, key: str) -> str | None:
@@ -74,23 +80,32 @@ def _signed_part(body: str, key: str) -> str | None:
     return body[begin:end]
 
 
-def download_url(body: str, credentials: "AlipayCredentials", what: str) -> str:
-    """The verified ``bill_download_url`` of a gateway answer, or the reason there is none."""
+def verified_content(body: str, credentials: "AlipayCredentials", response_key: str,
+                     what: str) -> tuple[dict, bool]:
+    """The response object of a gateway answer (``response_key``, or ``error_response``) once its
+    signature verifies, and whether it was signed. A success (code 10000) must be signed; an
+    error may come unsigned (Alipay does not sign some gateway errors)."""
     try:
         answer = json.loads(body)
     except json.JSONDecodeError:
         raise TransientError(f"{what}: the gateway did not answer JSON") from None
-    key = RESPONSE_KEY if RESPONSE_KEY in answer else "error_response"
+    key = response_key if response_key in answer else "error_response"
     content = answer.get(key)
     signature = answer.get("sign")
     if not isinstance(content, dict):
-        raise DownloadError(f"{what}: unexpected answer (no {RESPONSE_KEY})")
+        raise DownloadError(f"{what}: unexpected answer (no {response_key})")
     if signature:
         signed = _signed_part(body, key) or ""
         if not signing.verify_sha256(credentials.alipay_public_key, signed.encode("utf-8"), signature):
             raise SignatureError(f"{what}: the gateway's answer does not verify with the Alipay public key")
     elif content.get("code") == "10000":
         raise SignatureError(f"{what}: the gateway's answer is not signed")
+    return content, bool(signature)
+
+
+def download_url(body: str, credentials: "AlipayCredentials", what: str) -> str:
+    """The verified ``bill_download_url`` of a gateway answer, or the reason there is none."""
+    content, signature = verified_content(body, credentials, RESPONSE_KEY, what)
     code = content.get("code")
     if code != "10000":
         reason = f"code {code} {content.get('msg', '')}, sub_code {content.get('sub_code', '-')} {content.get('sub_msg', '')}"

@@ -68,6 +68,13 @@ def signed_request(credentials: "UnionPayCredentials", business_date: date,
         "fileType": "00",
         "certId": credentials.cert_id,
     }
+    return sign_fields(credentials, fields)
+
+
+def sign_fields(credentials: "UnionPayCredentials", fields: dict[str, str]) -> dict[str, str]:
+    """``fields`` with ``signature`` added (signMethod 01, version 5.1.0): any request to UnionPay,
+    the refunds of etl.fixes.senders.unionpay included."""
+    fields = dict(fields)
     fields["signature"] = signing.sign_sha256(credentials.private_key, _digest(fields))
     return fields
 

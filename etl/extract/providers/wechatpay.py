@@ -51,7 +51,8 @@ def authorization(credentials: "WeChatPayCredentials", method: str, path_url: st
             f'timestamp="{timestamp}",serial_no="{credentials.serial_no}"')
 
 
-def _signer(credentials: "WeChatPayCredentials"):
+def signer(credentials: "WeChatPayCredentials"):
+    """Signs a prepared request just before it is sent (etl.fixes.senders.wechatpay uses it too)."""
     def sign(request: requests.PreparedRequest) -> None:
         body = request.body or b""
         body = body.encode() if isinstance(body, str) else body
@@ -106,7 +107,7 @@ def download_wechatpay_bill(business_date: date, landing: Path, credentials: "We
     params = {"bill_date": business_date.isoformat(), "bill_type": bill_type}
     if tar_type:
         params["tar_type"] = tar_type
-    sign = _signer(credentials)
+    sign = signer(credentials)
 
     def attempt() -> DownloadedFile:
         answer = http.send("GET", f"{credentials.base_url}/v3/bill/tradebill", what=what, params=params,
