@@ -31,6 +31,7 @@ from etl.load import load_date
 from etl.match import match_date
 from etl.privacy import mask_text
 from etl.quarantine import quarantined_for
+from etl.retention import archive_expired
 from etl.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,7 @@ class RunSummary:
     outputs: list[str] = field(default_factory=list)
     peak_rss_mb: float = 0.0
     match_steps: dict[str, float] = field(default_factory=dict)  # seconds per model and persisted table
+    archived: list[dict] = field(default_factory=list)  # table, date, rows moved to the archive (etl/retention.py)
 
     @classmethod
     def from_json(cls, text: str) -> "RunSummary":
@@ -267,6 +269,9 @@ def load_and_match(settings: Settings, business_date: date, progress: Progress |
         failpoint("after_ingest")
         with timed(summary, "match", progress):
             result = match_date(wh, business_date)
+        with timed(summary, "archive", progress):
+            summary.archived = [{"table": a.table, "date": a.day.isoformat(), "rows": a.rows}
+                                for a in archive_expired(wh, settings, business_date)]
     summary.control_totals = result.control_totals
     summary.breaks_by_type = result.breaks_by_type
     summary.match_steps = {name: round(seconds, 3) for name, seconds in result.steps.items()}
