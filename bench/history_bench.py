@@ -26,8 +26,8 @@ from pathlib import Path
 
 from run_bench import REFERENCE_CLASSIFICATION, ROOT, cpu_model
 
-# the match models whose cost depended on the history before it was bounded (docs/PERFORMANCE.md),
-# and row_outcomes, which finds the orphans since the sixth stop
+# the match models whose cost follows the history kept (docs/PERFORMANCE.md, "Where the time and
+# memory go"), and row_outcomes, which finds the orphans
 WATCHED = ("matching/int_scope_earlier", "matching/int_history_payments", "matching/int_history_credits",
            "matching/int_order_eval", "staging/stg_orders_repeated", "staging/stg_payment_copies",
            "staging/stg_credit_copies", "outcomes/order_breaks", "outcomes/orphan_payments",
