@@ -83,6 +83,7 @@ class Matching(_Section):
 
 class Retention(_Section):
     keep_days: int = Field(ge=1)
+    nightly: bool = True
 
 
 class DuckDB(_Section):

@@ -99,7 +99,7 @@ def _write_partition(wh: Warehouse, table: str, column: str, day: date, root: Pa
     source = _qualified(wh, table)
     rows = f"(select * from {source} where {column} = $d)"
     target = sql_literal(str(tmp))  # COPY cannot bind its path
-    wh.execute(f"copy {rows} to {target} (format parquet, compression zstd)", {"d": day})
+    wh.execute(f"copy {rows} to {target} (format parquet, compression zstd, compression_level 1)", {"d": day})
     try:
         decimals = _decimal_columns(wh, table)
         in_warehouse = _check_sql(rows, decimals)
@@ -142,7 +142,10 @@ def archive_before(wh: Warehouse, first_kept: date, root: Path) -> list[Archived
 
 
 def archive_expired(wh: Warehouse, settings: Settings, business_date: date) -> list[ArchivedDate]:
-    """The nightly step, after the match: archive what ``keep_days`` no longer keeps."""
+    """The nightly step, after the match: archive what ``keep_days`` no longer keeps (unless
+    ``retention.nightly`` is off and ``recon archive`` runs on its own schedule)."""
+    if not settings.retention.nightly:
+        return []
     return archive_before(wh, cutoff(wh, settings, business_date), settings.paths.archive)
 
 

@@ -126,6 +126,31 @@ def test_archiving_twice_changes_nothing(kept, tmp_path):
     assert connect(root).execute("select count(*) from w0.archive_log").fetchone()[0] == before
 
 
+def test_archiving_on_its_own_schedule_ends_where_the_nightly_archive_ends(everything, kept, tmp_path):
+    """retention.nightly off: the nights archive nothing, and `recon archive` later moves the
+    same rows as the nightly step would have."""
+    root = tmp_path / "later"
+    shutil.copytree(everything, root, ignore=shutil.ignore_patterns("archive"))
+    _, done = archive_command(settings_for(root, KEEP))
+    assert {a.table for a in done} >= {"raw_orders", "raw_payments", "raw_billing", "order_eval", "break_log"}
+    con = connect(kept, root)
+    for table in ARCHIVED:
+        assert differ(con, f"select * from w0.{table}", f"select * from w1.{table}") == 0, table
+        assert differ(con, f"select * from {archive_of(kept, table)}",
+                      f"select * from {archive_of(root, table)}") == 0, table
+
+
+def test_no_nightly_archive_when_it_is_off(landing, tmp_path):
+    root = tmp_path / "off"
+    shutil.copytree(landing, root / "landing")
+    settings = load_settings(paths_env(root, RECON_REPORTS__ENABLED="false", RECON_ARCHIVE=str(root / "archive"),
+                                       RECON_RETENTION__KEEP_DAYS="2", RECON_RETENTION__NIGHTLY="false",
+                                       RECON_MATCHING__RECHECK_DAYS="1"))
+    summaries = run_dates(settings, DATES[:4])
+    assert all(s.archived == [] for s in summaries) and not (root / "archive").exists()
+    assert connect(root).execute("select count(distinct landing_date) from w0.raw_orders").fetchone()[0] == 4
+
+
 def test_archive_never_reaches_what_a_recheck_reads(kept, tmp_path):
     root = tmp_path / "too-far"
     shutil.copytree(kept, root)
