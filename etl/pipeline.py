@@ -31,7 +31,7 @@ from etl.load import load_date
 from etl.match import match_date
 from etl.privacy import mask_text
 from etl.quarantine import quarantined_for
-from etl.retention import archive_expired
+from etl.retention import archive_expired, refuse_archived_date
 from etl.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -197,6 +197,7 @@ def check_required(settings: Settings, manifests: list[SourceManifest], summary:
 def ingest(settings: Settings, business_date: date, wh: Warehouse, summary: RunSummary,
            progress: Progress | None = None, manifests: list[SourceManifest] | None = None) -> None:
     """Stage (unless the DAG already did) and load one landing date into the warehouse."""
+    refuse_archived_date(wh, business_date)
     if manifests is None:
         with timed(summary, "stage", progress):
             manifests = stage_all(settings, business_date, progress)

@@ -141,6 +141,18 @@ def archive_before(wh: Warehouse, first_kept: date, root: Path) -> list[Archived
     return written
 
 
+def refuse_archived_date(wh: Warehouse, landing_date: date) -> None:
+    """A date already archived is not loaded or matched again: its run could not see the history
+    it was judged on, and archiving that run would replace the rows the archive holds."""
+    archived_at = wh.scalar("select max(archived_at) from archive_log where archived_date = $d", {"d": landing_date})
+    if archived_at is not None:
+        from etl.pipeline import RunError
+
+        raise RunError(f"{landing_date} was archived on {archived_at:%Y-%m-%d %H:%M} (retention.keep_days): its rows "
+                       f"and results are in the archive; running it again would judge it without its history "
+                       "and replace what the archive holds")
+
+
 def archive_expired(wh: Warehouse, settings: Settings, business_date: date) -> list[ArchivedDate]:
     """The nightly step, after the match: archive what ``keep_days`` no longer keeps (unless
     ``retention.nightly`` is off and ``recon archive`` runs on its own schedule)."""

@@ -151,6 +151,15 @@ def test_no_nightly_archive_when_it_is_off(landing, tmp_path):
     assert connect(root).execute("select count(distinct landing_date) from w0.raw_orders").fetchone()[0] == 4
 
 
+def test_an_archived_date_is_not_run_again(kept, tmp_path):
+    root = tmp_path / "rerun"
+    shutil.copytree(kept, root)
+    files = {p: p.read_bytes() for p in (root / "archive").rglob("*.parquet")}
+    with pytest.raises(RunError, match="archived"):
+        run_dates(settings_for(root, KEEP), [DATES[0]])
+    assert {p: p.read_bytes() for p in (root / "archive").rglob("*.parquet")} == files
+
+
 def test_archive_never_reaches_what_a_recheck_reads(kept, tmp_path):
     root = tmp_path / "too-far"
     shutil.copytree(kept, root)
