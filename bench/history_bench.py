@@ -66,6 +66,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=5)
     parser.add_argument("--work", type=Path, default=Path("/tmp/topup-recon-bench"))
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--note", default="", help="what the run is for, kept in the result file")
     parser.add_argument("--keep-days", type=int, default=None,
                         help="retention.keep_days for the run (default: the configured one)")
     args = parser.parse_args()
@@ -114,6 +115,7 @@ def main() -> None:
               f"warehouse {n['warehouse']['used_mb']} MB used / {n['warehouse']['file_mb']} MB file  "
               f"yardstick {n['warehouse']['reference_classification_s']}s")
     result = {"orders_per_day": args.orders, "days": args.days, "keep_days": args.keep_days or "configured default",
+              "note": args.note,
               "machine": {"cpus": os.cpu_count(), "cpu": cpu_model()}, "nights": nights}
     suffix = "" if args.keep_days is None else f"-keep{args.keep_days}"
     out = args.results / f"history-n{args.orders}-d{args.days}{suffix}.json"
