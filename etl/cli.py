@@ -176,6 +176,25 @@ def pull(
 
 
 @app.command()
+def archive(
+    before: Annotated[Optional[str], typer.Option("--before", help="Archive everything dated before this date (YYYY-MM-DD); default: what retention.keep_days no longer keeps.")] = None,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Move raw ledger rows and per-order results out of the warehouse into date-partitioned
+    Parquet under paths.archive (checked, then deleted). The nightly run does this by itself."""
+    from etl.pipeline import RunError
+    from etl.retention import RetentionError, archive_command
+
+    settings = _settings(warehouse=warehouse)
+    try:
+        first_kept, done = archive_command(settings, _parse_date(before, "--before") if before else None)
+    except (RunError, RetentionError) as exc:
+        _fail(str(exc))
+    console.print(f"archived {len(done)} table-date(s), {sum(a.rows for a in done):,} rows, dated before "
+                  f"{first_kept} → {settings.paths.archive}", highlight=False)
+
+
+@app.command()
 def resolve(
     key: Annotated[Optional[str], typer.Argument(help="An order id, or a break key like ORPHAN_CREDIT|C123.")] = None,
     by: Annotated[str, typer.Option("--by", help="Who resolves (recorded in the audit trail).")] = ...,

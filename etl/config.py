@@ -3,7 +3,7 @@
 Precedence, lowest first: ``etl/defaults.toml`` → the file named by ``RECON_CONFIG`` →
 environment variables ``RECON_<SECTION>__<KEY>`` (plus the short path aliases
 ``RECON_LANDING``, ``RECON_WAREHOUSE``, ``RECON_OUTPUT``, ``RECON_QUARANTINE``,
-``RECON_STAGING``) → command-line options (applied by the CLI with :meth:`Settings.with_paths`).
+``RECON_STAGING``, ``RECON_ARCHIVE``) → command-line options (applied by the CLI with :meth:`Settings.with_paths`).
 """
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Provider = Literal["alipay", "wechatpay", "unionpay"]
 PROVIDERS: tuple[Provider, ...] = ("alipay", "wechatpay", "unionpay")
@@ -62,6 +62,7 @@ class Paths(_Section):
     output: Path
     quarantine: Path
     staging: Path
+    archive: Path
 
 
 class Providers(_Section):
@@ -78,6 +79,11 @@ class Matching(_Section):
 
     def sla_for(self, product_type: str) -> int:
         return self.sla_minutes.get(product_type, self.sla_minutes["default"])
+
+
+class Retention(_Section):
+    keep_days: int = Field(ge=1)
+    nightly: bool = True
 
 
 class DuckDB(_Section):
@@ -174,6 +180,7 @@ class Settings(_Section):
     reports: Reports
     remediation: Remediation
     console: Console
+    retention: Retention
 
     @field_validator("providers")
     @classmethod
@@ -182,6 +189,16 @@ class Settings(_Section):
         if missing:
             raise ValueError(f"no contracted fee rate for active provider(s) {missing}")
         return v
+
+    @model_validator(mode="after")
+    def _keep_what_the_recheck_reads(self) -> "Settings":
+        # A re-checked date D reads its own rows and the open items of D - 1: archiving them
+        # would change what the re-check finds (etl/retention.py).
+        if self.retention.keep_days <= self.matching.recheck_days:
+            raise ValueError(f"retention.keep_days ({self.retention.keep_days}) must be more than "
+                             f"matching.recheck_days ({self.matching.recheck_days}): a re-checked date "
+                             "reads its own rows and the open items of the day before")
+        return self
 
     def with_paths(self, **overrides: Path | str | None) -> "Settings":
         """A copy with the given path options replaced (None leaves a path as it is)."""

@@ -34,6 +34,7 @@ from etl.load import load_date
 from etl.match import match_date
 from etl.privacy import mask_text
 from etl.quarantine import quarantined_for
+from etl.retention import archive_expired, refuse_archived_date
 from etl.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,7 @@ class RunSummary:
     outputs: list[str] = field(default_factory=list)
     peak_rss_mb: float = 0.0
     match_steps: dict[str, float] = field(default_factory=dict)  # seconds per model and persisted table
+    archived: list[dict] = field(default_factory=list)  # table, date, rows moved to the archive (etl/retention.py)
 
     @classmethod
     def from_json(cls, text: str) -> "RunSummary":
@@ -198,6 +200,7 @@ def check_required(settings: Settings, manifests: list[SourceManifest], summary:
 def ingest(settings: Settings, business_date: date, wh: Warehouse, summary: RunSummary,
            progress: Progress | None = None, manifests: list[SourceManifest] | None = None) -> None:
     """Stage (unless the DAG already did) and load one landing date into the warehouse."""
+    refuse_archived_date(wh, business_date)
     if manifests is None:
         with timed(summary, "stage", progress):
             manifests = stage_all(settings, business_date, progress)
@@ -278,6 +281,9 @@ def load_and_match(settings: Settings, business_date: date, progress: Progress |
         with timed(summary, "match", progress):
             result = match_date(wh, business_date)
         _console_step(summary, "confirm the console's resolutions", confirm_resolutions, settings, wh, business_date)
+        with timed(summary, "archive", progress):
+            summary.archived = [{"table": a.table, "date": a.day.isoformat(), "rows": a.rows}
+                                for a in archive_expired(wh, settings, business_date)]
     summary.control_totals = result.control_totals
     summary.breaks_by_type = result.breaks_by_type
     summary.match_steps = {name: round(seconds, 3) for name, seconds in result.steps.items()}

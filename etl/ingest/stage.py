@@ -94,7 +94,7 @@ def source_files(folder: Path, source: str) -> list[Path]:
 
 
 # What parsing a byte costs, per source, relative (seconds per GB at 10M orders on one core,
-# docs/PERFORMANCE.md item 28): the ledgers type and check every value in DuckDB; WeChat's and
+# measured with bench/stage_bench.py): the ledgers type and check every value in DuckDB; WeChat's and
 # Alipay's statements are split by pyarrow; UnionPay's fixed-width records are sliced. Scheduled
 # by bytes alone, Alipay (fewer bytes than UnionPay, three times the work) started last and ran
 # alone for its last ~4 s.

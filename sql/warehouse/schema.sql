@@ -176,3 +176,10 @@ create table if not exists run_log (
     business_date date not null, started_at timestamp not null, finished_at timestamp,
     status varchar not null, summary json
 );
+
+-- What retention moved out of the warehouse (etl/retention.py): one row per table and date,
+-- with the Parquet file that now holds its rows.
+create table if not exists archive_log (
+    table_name varchar not null, archived_date date not null, rows bigint not null,
+    path varchar not null, archived_at timestamp not null
+);

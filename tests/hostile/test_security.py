@@ -181,6 +181,9 @@ SQL_TEXT_ALLOWED = {
     # raw table names and the hash expressions of row_hashes.STORED, all constants of the module
     "etl/row_hashes.py": {"STAMP", "table", "sets", "column", "expr"},
     "etl/resolve.py": {"latest"},  # a subquery written in the code
+    # ARCHIVED's table and date-column names (qualified), the select of one date's rows (bound
+    # $d) and the archive file's path as a literal (COPY cannot bind it)
+    "etl/retention.py": {"column", "source", "rows", "target"},
     "etl/warehouse.py": {"sql", "table", "read_sql('warehouse/schema')"},  # sql/ files and their table names
     "reports/exports.py": {"select_sql", "sql_path(path)"},
     "reports/finance.py": {"queue"},
