@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any, Mapping, Protocol, Sequence
 
 from etl.config import SHANGHAI, Settings, load_settings, project_root
-from etl.i18n import DEFAULT_LOCALE, gettext_for
+from etl.i18n import DEFAULT_LOCALE, gettext_for, ngettext_for
 from etl.privacy import mask_all_log_records
 
 # The DAG processor imports this module every time it parses the DAG files: the pipeline's
@@ -312,10 +312,12 @@ def on_task_failure(context: Mapping[str, Any]) -> None:
         day = None
     label = f"{task_id}[{map_index}]" if map_index is not None and map_index >= 0 else task_id
     error = context.get("exception")
-    _ = gettext_for(_alert_locale())
+    locale = _alert_locale()
+    _, ngettext = gettext_for(locale), ngettext_for(locale)
+    tries = getattr(ti, "try_number", None)
     body = "\n".join([
-        _("Task {task} of {dag} failed after {tries} attempt(s).").format(
-            task=label, dag=dag_id, tries=getattr(ti, "try_number", "?")),
+        ngettext("Task {task} of {dag} failed after {tries} attempt.", "Task {task} of {dag} failed after {tries} attempts.",
+                 tries if isinstance(tries, int) else 2).format(task=label, dag=dag_id, tries=tries or "?"),
         _("Business date: {day}    run: {run}").format(day=day or _("unknown"), run=run_id),
         "",
         _("Error: {error}").format(error=error) if error else _("Error: see the task log"),

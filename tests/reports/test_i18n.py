@@ -225,3 +225,28 @@ class TestChartAxes:
         from reports.charts import tick_labeller
 
         assert tick_labeller(kind, [0, 100_000, 200_000], locale)(200_000) == text
+
+
+class TestPluralForms:
+    """English picks the form by the number; Chinese has one form."""
+
+    def test_one_file_quarantined(self, rendered, rendered_zh):
+        assert "1 file quarantined" in rendered.html("index")
+        assert "1 个文件已隔离" in rendered_zh.html("index")
+
+    def test_breaks(self, rendered):
+        subs = re.findall(r'<div class="sub">([\d,]+ breaks?)</div>', rendered.html("finance"))
+        assert subs and all(s.endswith("break") == (s.split()[0] == "1") for s in subs)
+
+    def test_alert_attempts(self, monkeypatch):
+        from etl import orchestration as orch
+
+        sent = []
+        monkeypatch.setattr(orch, "send_alert", lambda alert, settings=None: sent.append(alert))
+        monkeypatch.setenv("RECON_REPORTS__LOCALE", "en")
+        ti = type("TI", (), {"task_id": "load_and_match", "map_index": -1, "dag_id": "d", "run_id": "r",
+                             "try_number": 1})()
+        orch.on_task_failure({"ti": ti, "data_interval_start": None, "exception": RuntimeError("x")})
+        ti.try_number = 3
+        orch.on_task_failure({"ti": ti, "data_interval_start": None, "exception": RuntimeError("x")})
+        assert "failed after 1 attempt." in sent[0].body and "failed after 3 attempts." in sent[1].body
