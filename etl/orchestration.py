@@ -35,6 +35,13 @@ OPTIONAL_SOURCES = ("surveys", "complaints")
 # The daily DAG announces each published date on this Asset; the weekly DAG is scheduled on it.
 DAILY_ASSET_NAME = "topup_recon_daily"
 DAILY_ASSET_URI = "file://topup-recon/output/daily"
+# Where the tasks that open the warehouse run: a Celery queue served by the one worker on the
+# warehouse's machine, and a one-slot pool the deployment creates (deploy/ctl.py).
+WAREHOUSE_QUEUE = "warehouse"
+WAREHOUSE_POOL = "recon_warehouse"
+# The pool keeps the warehouse tasks apart; a writer outside it (a `recon run` by hand, a task
+# cleared while another ran) is waited for this long instead of failing the task.
+LOCK_WAIT_SECONDS = 3600
 
 
 # -- configuration and the business date -----------------------------------------------------
@@ -157,7 +164,7 @@ def load_and_match_with_recheck(settings: Settings, business_date: date) -> dict
     from etl.pipeline import load_and_match, matched_dates, render_and_publish, run_lock
     from etl.warehouse import Warehouse
 
-    with run_lock(settings), Warehouse(settings) as wh:
+    with run_lock(settings, wait=LOCK_WAIT_SECONDS), Warehouse(settings) as wh:
         matched = matched_dates(wh)
         rerun = dates_to_rerun(settings, business_date, matched)
         for earlier in rerun:
@@ -169,6 +176,14 @@ def load_and_match_with_recheck(settings: Settings, business_date: date) -> dict
     return {"business_date": business_date.isoformat(), "rerun": [d.isoformat() for d in rerun],
             "breaks_by_type": summary.breaks_by_type,
             "files_quarantined": len(summary.files_quarantined)}
+
+
+def reports_step(settings: Settings, business_date: date) -> Path:
+    """The DAG's reports step: ``render_and_publish``, waiting for the warehouse like the load."""
+    from etl.pipeline import render_and_publish, run_lock
+
+    with run_lock(settings, wait=LOCK_WAIT_SECONDS):
+        return render_and_publish(settings, business_date)
 
 
 # -- thresholds -------------------------------------------------------------------------------
