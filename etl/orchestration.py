@@ -119,8 +119,8 @@ def staged_manifests(settings: Settings, landing_date: date) -> list:
 def landing_changed(settings: Settings, landing_date: date) -> bool:
     """Whether a date's landing folder holds something its last staging did not see: a source
     never staged, a file the manifest does not list, or a file written after the manifest
-    (re-delivered under the same name). Files moved to quarantine are gone from the landing
-    zone, so they never count as new."""
+    (re-delivered under the same name). A file the staging quarantined was seen: it stays in
+    the landing zone (read-only to us) and never counts as new."""
     from etl.ingest.stage import SourceManifest, staging_paths
 
     for source in settings.source_dirs():
@@ -129,7 +129,7 @@ def landing_changed(settings: Settings, landing_date: date) -> bool:
             return True
         manifest = SourceManifest.from_json(manifest_path.read_text("utf-8"))
         staged_at = manifest_path.stat().st_mtime
-        seen = {f.source_file for f in manifest.files}
+        seen = {f.source_file for f in manifest.files} | {q.source_file for q in manifest.quarantined}
         for path in landed_files(settings, landing_date, source):
             rel = str(path.relative_to(settings.paths.landing))
             if rel not in seen or path.stat().st_mtime > staged_at:
