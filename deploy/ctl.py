@@ -303,9 +303,18 @@ def up(env: dict[str, str], names: list[str] | None = None) -> None:
 
 
 def down(env: dict[str, str], names: list[str] | None = None) -> None:
+    """SIGTERM to every chosen process group at once, then wait for each (SIGKILL for those
+    still there after STOP_TIMEOUT in all)."""
     chosen = list(wanted(env, names)) if names else list(procfile())
-    for name in reversed(chosen):  # workers first: they finish or hand back what they hold
-        stop(env, name)
+    deadline = time.monotonic() + STOP_TIMEOUT
+    for name in chosen:
+        if pgid := pid_of(env, name):
+            try:
+                os.killpg(pgid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+    for name in chosen:
+        stop(env, name, timeout=max(0.0, deadline - time.monotonic()))
 
 
 def main(argv: list[str]) -> int:

@@ -186,6 +186,35 @@ def reports_step(settings: Settings, business_date: date) -> Path:
         return render_and_publish(settings, business_date)
 
 
+# -- links from Airflow's UI to the reports ----------------------------------------------------
+
+REPORT_FILES = (("索引 / Run summary", "index.html"), ("财务 / Finance", "finance.html"),
+                ("运营 / Ops work queue", "ops.html"), ("产品 / Product", "product.html"),
+                ("差错明细 / breaks.csv", "breaks.csv"))
+
+
+def reports_url(settings: Settings, day: date) -> str:
+    """Where a date's reports are served: ``airflow.reports_url`` with ``{date}`` filled in."""
+    return settings.airflow.reports_url.replace("{date}", day.isoformat())
+
+
+def report_links(settings: Settings, day: date) -> list[tuple[str, str]]:
+    """(label, URL) of a date's reports: each file when the URL names a folder (ends with
+    ``/``), else the one page it names."""
+    base = reports_url(settings, day)
+    if not base.endswith("/"):
+        return [(f"报告 / Reports {day}", base)]
+    return [(label, base + name) for label, name in REPORT_FILES]
+
+
+def console_url(settings: Settings) -> str:
+    """The console's root: the reports URL up to its first ``{date}`` path segment."""
+    pattern = settings.airflow.reports_url
+    head = pattern.split("{date}")[0]
+    parts = head.split("/")
+    return "/".join(parts[:3]) + "/" if len(parts) >= 3 and "://" in head else head
+
+
 # -- thresholds -------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
