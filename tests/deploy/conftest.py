@@ -153,6 +153,16 @@ def start_deployment(env: dict[str, str], landing: Path, read_only: bool) -> Non
     assert done.returncode == 0, f"airflow-up failed:\n{done.stdout[-3000:]}\n{done.stderr[-5000:]}"
 
 
+def restart(dep: "Deployment", name: str) -> None:
+    """Start ``name`` again as a process manager would, in the deployment's mount namespace
+    (entered through the API server's) so it too sees the landing zone read-only."""
+    cmd = [sys.executable, str(REPO / "deploy" / "ctl.py"), "up", name]
+    if dep.read_only:
+        cmd = ["nsenter", "-t", str(ctl.pid_of(dep.env, "api-server")), "-m", "--", *cmd]
+    done = subprocess.run(cmd, env=dep.env, capture_output=True, text=True, timeout=ctl.READY_TIMEOUT + 60)
+    assert done.returncode == 0, f"{name} did not start again:\n{done.stdout[-2000:]}\n{done.stderr[-3000:]}"
+
+
 @pytest.fixture(scope="module")
 def deployment(tmp_path_factory, request, smtp_sink):
     started = time.monotonic()

@@ -28,7 +28,7 @@ from pathlib import Path
 import pytest
 
 from tests.airflow.test_daily_dag import land_late_credit, open_missing_credit, published, warehouse_state
-from tests.deploy.conftest import ctl, deliver, snapshot
+from tests.deploy.conftest import ctl, deliver, restart, snapshot
 
 pytestmark = pytest.mark.deploy
 
@@ -259,7 +259,7 @@ def test_warehouse_worker_killed_mid_task_then_retried_same_result(deployment, l
     (dep.pause_dir / "mid_match_write").unlink()
     ctl.stop(dep.env, "worker-warehouse")  # reaps what is left, forgets the pid
     time.sleep(2)
-    ctl.up(dep.env, ["worker-warehouse"])  # what a process manager does: start it again
+    restart(dep, "worker-warehouse")  # what a process manager does
     wait_for_run(dep, rid)
     tries = dep.api.get(f"/api/v2/dags/{DAG}/dagRuns/{rid}/taskInstances/load_and_match/tries")["task_instances"]
     assert [t["state"] for t in tries][-2:] == ["failed", "success"], tries
@@ -309,7 +309,7 @@ def test_scheduler_restarted_mid_run_the_run_finishes_once(deployment, landed, g
     rid = trigger(dep, D[6])
     wait_reached(dep, "mid_match")
     ctl.stop(dep.env, "scheduler")
-    ctl.up(dep.env, ["scheduler"])
+    restart(dep, "scheduler")
     release.unlink()
     wait_for_run(dep, rid)
     for task in WAREHOUSE_TASKS:
@@ -405,11 +405,11 @@ def test_grid_in_airflows_ui_shows_the_runs(deployment, landed):
 def test_landing_zone_unchanged_and_read_only_to_the_deployment(deployment, landed):
     dep = deployment
     assert snapshot(dep.landing) == landed["expected"]
-    if dep.read_only:  # the workers see it through a read-only mount
-        pid = ctl.pid_of(dep.env, "worker-warehouse")
-        mounts = Path(f"/proc/{pid}/mountinfo").read_text().splitlines()
-        [line] = [m for m in mounts if m.split()[4] == str(dep.landing)]
-        assert "ro" in line.split()[5].split(",")
+    if dep.read_only:  # every process of the deployment sees it through a read-only mount
+        for name in ctl.procfile():
+            mounts = Path(f"/proc/{ctl.pid_of(dep.env, name)}/mountinfo").read_text().splitlines()
+            [line] = [m for m in mounts if m.split()[4] == str(dep.landing)]
+            assert "ro" in line.split()[5].split(","), (name, line)
 
 
 # -- 7. the deadline passes with a source missing -----------------------------------------------
