@@ -127,6 +127,13 @@ class Deployment:
             fh.write(text + "\n")
 
 
+def _pgid(pid: int) -> int | None:
+    try:
+        return os.getpgid(pid)
+    except OSError:
+        return None
+
+
 def _leftovers(home: str) -> list[psutil.Process]:
     found = []
     for proc in psutil.process_iter(["pid"]):
@@ -211,6 +218,12 @@ def deployment(tmp_path_factory, request, smtp_sink):
     redis.flushdb()
 
     def finish():
+        memory = []
+        for proc_name in ctl.procfile():  # resident memory of each process group, for docs/AIRFLOW.md
+            pgid = ctl.pid_of(env, proc_name)
+            rss = sum(p.info["memory_info"].rss for p in psutil.process_iter(["memory_info"])
+                      if pgid and _pgid(p.pid) == pgid)
+            memory.append(f"{proc_name} {rss / 2**20:.0f} MB")
         t0 = time.monotonic()
         ctl.down(env)
         left = _leftovers(env["AIRFLOW_HOME"])
@@ -219,7 +232,7 @@ def deployment(tmp_path_factory, request, smtp_sink):
         ctl.drop_database(env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"])
         redis.flushdb()
         line = (f"deployment tests: {time.monotonic() - started:.0f} s wall in all "
-                f"(down in {time.monotonic() - t0:.0f} s)")
+                f"(down in {time.monotonic() - t0:.0f} s); memory at the end: {', '.join(memory)}")
         TIMINGS.parent.mkdir(exist_ok=True)
         with TIMINGS.open("a") as fh:
             fh.write(line + "\n")
