@@ -295,7 +295,7 @@ def wait_ready(env: dict[str, str], names: list[str], timeout: float = READY_TIM
 
 def up(env: dict[str, str], names: list[str] | None = None) -> None:
     chosen = wanted(env, names)
-    if "scheduler" in chosen or not names:
+    if "scheduler" in chosen:  # the control machine migrates; workers need no metadata DB access
         prepare(env)
     for name, command in chosen.items():
         start(env, name, command)
