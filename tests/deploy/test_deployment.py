@@ -105,15 +105,13 @@ def trigger(dep, day: date) -> str:
     return run_id(day)
 
 
-def drop_foreign_runs(dep, keep=("test__", "backfill__", "manual__")) -> None:
-    """Runs the scheduler made on its own (the latest interval, on unpausing): failed and deleted,
-    so they do not hold the DAG's one active run while waiting for files that will never come."""
-    for run in dep.api.get(f"/api/v2/dags/{DAG}/dagRuns")["dag_runs"]:
-        if run["run_type"] == "scheduled":
-            path = f"/api/v2/dags/{DAG}/dagRuns/{run['dag_run_id']}"
-            if run["state"] not in ("success", "failed"):
-                dep.api.patch(path, {"state": "failed"})
-            dep.api.call("DELETE", path)
+def drop_foreign_runs(dep) -> None:
+    """Runs the scheduler made on its own (the latest interval, on unpausing) are marked failed,
+    so they do not hold the DAG's one active run while waiting for files that will never come.
+    (Not deleted: a run deleted while the scheduler handles it crashes the scheduler.)"""
+    for run in dep.api.get(f"/api/v2/dags/{DAG}/dagRuns", params={"limit": 100})["dag_runs"]:
+        if run["run_type"] == "scheduled" and run["state"] not in ("success", "failed"):
+            dep.api.patch(f"/api/v2/dags/{DAG}/dagRuns/{run['dag_run_id']}", {"state": "failed"})
 
 
 def task_instances(dep, rid: str) -> list[dict]:
@@ -156,7 +154,7 @@ def warehouse_intervals(dep) -> list[tuple[datetime, datetime, str]]:
 
 
 def assert_never_overlapped(dep) -> None:
-    spans = warehouse_intervals(dep)
+    spans = [s for s in warehouse_intervals(dep) if not s[2].startswith("scheduled__")]
     assert spans
     for (s1, e1, a), (s2, e2, b) in zip(spans, spans[1:]):
         assert e1 <= s2, f"{a} ({s1}–{e1}) overlaps {b} ({s2}–{e2})"
