@@ -38,18 +38,22 @@ from airflow.sdk import (
 
 from etl import orchestration as orch
 
-SETTINGS = orch.airflow_settings()  # parse time: only the deadline comes from here
+SETTINGS = orch.airflow_settings()  # parse time: the deadline and the [airflow] timings come from here
 DAILY_OUTPUTS = Asset(name=orch.DAILY_ASSET_NAME, uri=orch.DAILY_ASSET_URI)
 
-POKE_INTERVAL = timedelta(minutes=10)
+POKE_INTERVAL = timedelta(seconds=SETTINGS.airflow.poke_interval_seconds)
 # Sensors start at D+1 00:00; the last statements are due a little after 10:00. Past 16:00 a
 # source is missing, not late: the sensor fails and the failure alert names it.
-WAIT_TIMEOUT = timedelta(hours=16)
+WAIT_TIMEOUT = timedelta(hours=SETTINGS.airflow.wait_timeout_hours)
+# The tasks that open the DuckDB file: on the warehouse queue (one Celery worker with one slot,
+# on the machine holding the file) and in a one-slot pool, so no two of them ever run at once,
+# whatever runs beside them (a backfill and the nightly run, a cleared task).
+WAREHOUSE = {"queue": orch.WAREHOUSE_QUEUE, "pool": orch.WAREHOUSE_POOL, "max_active_tis_per_dag": 1}
 
 DEFAULT_ARGS = {
     "owner": "topup-recon",
-    "retries": 3,
-    "retry_delay": timedelta(minutes=2),
+    "retries": SETTINGS.airflow.retries,
+    "retry_delay": timedelta(seconds=SETTINGS.airflow.retry_delay_seconds),
     "retry_exponential_backoff": 2.0,  # from 2, 4, 8 minutes on (Airflow adds jitter)
     "max_retry_delay": timedelta(minutes=30),
     # Unbalanced control totals are a data problem: retrying cannot fix it, ops must look now.
@@ -101,15 +105,13 @@ def topup_recon_daily():
 
         wait_for_files(source) >> stage(source)
 
-    @task(max_active_tis_per_dag=1)
+    @task(**WAREHOUSE)
     def load_and_match(data_interval_start=None) -> dict:
         return orch.load_and_match_with_recheck(orch.airflow_settings(), orch.business_date(data_interval_start))
 
-    @task(max_active_tis_per_dag=1)
+    @task(**WAREHOUSE)
     def reports(data_interval_start=None) -> str:
-        from etl.pipeline import render_and_publish
-
-        return str(render_and_publish(orch.airflow_settings(), orch.business_date(data_interval_start)))
+        return str(orch.reports_step(orch.airflow_settings(), orch.business_date(data_interval_start)))
 
     @task(outlets=[DAILY_OUTPUTS])
     def publish(data_interval_start=None, outlet_events=None) -> dict:

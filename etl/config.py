@@ -110,6 +110,15 @@ class Alerts(_Section):
     deadline: str
 
 
+class AirflowTiming(_Section):
+    """How the DAGs wait and retry (read when the DAG file is parsed)."""
+    poke_interval_seconds: int = Field(default=600, gt=0)  # sensors re-check the landing zone this often
+    wait_timeout_hours: float = Field(default=16, gt=0)  # a required source still missing then fails the run
+    retries: int = Field(default=3, ge=0)
+    retry_delay_seconds: int = Field(default=120, gt=0)  # doubled per try, at most 30 minutes
+    reports_url: str = "http://127.0.0.1:8000/reports/{date}/"  # the Airflow UI links each run here
+
+
 class Sources(_Section):
     state_dir: Path
     chunk_rows: int = Field(gt=0)
@@ -181,6 +190,7 @@ class Settings(_Section):
     remediation: Remediation
     console: Console
     retention: Retention
+    airflow: AirflowTiming = AirflowTiming()
 
     @field_validator("providers")
     @classmethod
@@ -211,6 +221,7 @@ class Settings(_Section):
 
 
 _PATH_ALIASES = {f"RECON_{k.upper()}": ("paths", k) for k in Paths.model_fields}
+_PATH_ALIASES["RECON_REPORTS_URL"] = ("airflow", "reports_url")  # a shortcut, like the paths'
 
 
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:

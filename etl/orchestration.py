@@ -36,6 +36,13 @@ OPTIONAL_SOURCES = ("surveys", "complaints")
 # The daily DAG announces each published date on this Asset; the weekly DAG is scheduled on it.
 DAILY_ASSET_NAME = "topup_recon_daily"
 DAILY_ASSET_URI = "file://topup-recon/output/daily"
+# Where the tasks that open the warehouse run: a Celery queue served by the one worker on the
+# warehouse's machine, and a one-slot pool the deployment creates (deploy/ctl.py).
+WAREHOUSE_QUEUE = "warehouse"
+WAREHOUSE_POOL = "recon_warehouse"
+# The pool keeps the warehouse tasks apart; a writer outside it (a `recon run` by hand, a task
+# cleared while another ran) is waited for this long instead of failing the task.
+LOCK_WAIT_SECONDS = 3600
 
 
 # -- configuration and the business date -----------------------------------------------------
@@ -113,8 +120,8 @@ def staged_manifests(settings: Settings, landing_date: date) -> list:
 def landing_changed(settings: Settings, landing_date: date) -> bool:
     """Whether a date's landing folder holds something its last staging did not see: a source
     never staged, a file the manifest does not list, or a file written after the manifest
-    (re-delivered under the same name). Files moved to quarantine are gone from the landing
-    zone, so they never count as new."""
+    (re-delivered under the same name). A file the staging quarantined was seen: it stays in
+    the landing zone (read-only to us) and never counts as new."""
     from etl.ingest.stage import SourceManifest, staging_paths
 
     for source in settings.source_dirs():
@@ -123,7 +130,7 @@ def landing_changed(settings: Settings, landing_date: date) -> bool:
             return True
         manifest = SourceManifest.from_json(manifest_path.read_text("utf-8"))
         staged_at = manifest_path.stat().st_mtime
-        seen = {f.source_file for f in manifest.files}
+        seen = {f.source_file for f in manifest.files} | {q.source_file for q in manifest.quarantined}
         for path in landed_files(settings, landing_date, source):
             rel = str(path.relative_to(settings.paths.landing))
             if rel not in seen or path.stat().st_mtime > staged_at:
@@ -158,7 +165,7 @@ def load_and_match_with_recheck(settings: Settings, business_date: date) -> dict
     from etl.pipeline import load_and_match, matched_dates, render_and_publish, run_lock
     from etl.warehouse import Warehouse
 
-    with run_lock(settings), Warehouse(settings) as wh:
+    with run_lock(settings, wait=LOCK_WAIT_SECONDS), Warehouse(settings) as wh:
         matched = matched_dates(wh)
         rerun = dates_to_rerun(settings, business_date, matched)
         for earlier in rerun:
@@ -170,6 +177,43 @@ def load_and_match_with_recheck(settings: Settings, business_date: date) -> dict
     return {"business_date": business_date.isoformat(), "rerun": [d.isoformat() for d in rerun],
             "breaks_by_type": summary.breaks_by_type,
             "files_quarantined": len(summary.files_quarantined)}
+
+
+def reports_step(settings: Settings, business_date: date) -> Path:
+    """The DAG's reports step: ``render_and_publish``, waiting for the warehouse like the load."""
+    from etl.pipeline import render_and_publish, run_lock
+
+    with run_lock(settings, wait=LOCK_WAIT_SECONDS):
+        return render_and_publish(settings, business_date)
+
+
+# -- links from Airflow's UI to the reports ----------------------------------------------------
+
+REPORT_FILES = (("索引 / Run summary", "index.html"), ("财务 / Finance", "finance.html"),
+                ("运营 / Ops work queue", "ops.html"), ("产品 / Product", "product.html"),
+                ("差错明细 / breaks.csv", "breaks.csv"))
+
+
+def reports_url(settings: Settings, day: date) -> str:
+    """Where a date's reports are served: ``airflow.reports_url`` with ``{date}`` filled in."""
+    return settings.airflow.reports_url.replace("{date}", day.isoformat())
+
+
+def report_links(settings: Settings, day: date) -> list[tuple[str, str]]:
+    """(label, URL) of a date's reports: each file when the URL names a folder (ends with
+    ``/``), else the one page it names."""
+    base = reports_url(settings, day)
+    if not base.endswith("/"):
+        return [(f"报告 / Reports {day}", base)]
+    return [(label, base + name) for label, name in REPORT_FILES]
+
+
+def console_url(settings: Settings) -> str:
+    """The console's root: the reports URL up to its first ``{date}`` path segment."""
+    pattern = settings.airflow.reports_url
+    head = pattern.split("{date}")[0]
+    parts = head.split("/")
+    return "/".join(parts[:3]) + "/" if len(parts) >= 3 and "://" in head else head
 
 
 # -- thresholds -------------------------------------------------------------------------------

@@ -90,8 +90,9 @@ _held_locks: dict[Path, int] = {}
 
 
 @contextmanager
-def run_lock(settings: Settings) -> Iterator[None]:
-    """One run per warehouse at a time: a second process fails at once with a clear message.
+def run_lock(settings: Settings, wait: float = 0) -> Iterator[None]:
+    """One run per warehouse at a time: a second process fails with a clear message, at once or
+    (the Airflow tasks) after waiting up to ``wait`` seconds for the first to finish.
     Re-entrant within a process, so a CLI range run can hold it across its steps."""
     lock_path = settings.paths.warehouse.with_name(settings.paths.warehouse.name + ".lock")
     if _held_locks.get(lock_path):
@@ -103,11 +104,18 @@ def run_lock(settings: Settings) -> Iterator[None]:
         return
     lock_path.parent.mkdir(parents=True, exist_ok=True)
     with lock_path.open("a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
+        give_up = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                fh.seek(0)
+                holder = fh.read().strip() or "another process"
+                if time.monotonic() < give_up:
+                    log.info("waiting for the warehouse lock (%s)", holder)
+                    time.sleep(min(5.0, max(0.1, give_up - time.monotonic())))
+                    continue
             raise RunError(f"another recon run is using {settings.paths.warehouse} ({holder}); "
                            "wait for it to finish, then run again") from None
         fh.seek(0)

@@ -1,13 +1,17 @@
-"""Quarantine: a file that cannot be loaded is moved aside with a reason file, never dropped.
+"""Quarantine: a file that cannot be loaded is copied aside with a reason file, never dropped.
 
-The file is moved as it arrived (byte for byte) under a name made safe from its own name; a
-different file already quarantined under that name is never overwritten. Reasons go through
-``etl.privacy.mask_text``: a reason quotes values from the file, and the reason files, the run
-summary and the logs are outside the warehouse.
+The landing zone is read-only to the pipeline (providers and the extractors write it): a bad
+file stays where it landed, and a copy (byte for byte, a symbolic link as a link) goes to
+``<quarantine>/<date>/<source>/`` under a name made safe from its own name; a different file
+already quarantined under that name is never overwritten. The reason file records the file's
+sha256, so a later staging of the date knows the file without parsing it again
+(:func:`known_bad`). Reasons go through ``etl.privacy.mask_text``: a reason quotes values from
+the file, and the reason files, the run summary and the logs are outside the warehouse.
 """
 from __future__ import annotations
 
 import filecmp
+import hashlib
 import json
 import logging
 import os
@@ -31,6 +35,7 @@ class QuarantinedFile:
     quarantine_path: str
     reason: str
     line: int | None
+    file_hash: str | None = None  # sha256 of the file as it landed (None: a link, or an older record)
 
     def as_json(self) -> dict[str, object]:
         out = asdict(self)
@@ -88,9 +93,32 @@ def _companions(path: Path) -> list[Path]:
     return [c for c in found if c.is_file() and not c.is_symlink()][:1]
 
 
+def _copy(path: Path, target: Path) -> None:
+    """Copy ``path`` to ``target`` byte for byte (a link as a link, never followed), written
+    under a temporary name and renamed, so a quarantined file is never half there."""
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp.unlink(missing_ok=True)
+    try:
+        shutil.copy2(path, tmp, follow_symlinks=False)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _sha256(path: Path) -> str | None:
+    if path.is_symlink() or not path.is_file():
+        return None
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 22):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def quarantine(path: Path, landing: Path, quarantine_root: Path, landing_date: date, source: str,
-               error: ParseError | str) -> QuarantinedFile:
-    """Move ``path`` to ``<quarantine>/<date>/<source>/`` and write ``<name>.reason.json`` beside it."""
+               error: ParseError | str, digest: str | None = None) -> QuarantinedFile:
+    """Copy ``path`` to ``<quarantine>/<date>/<source>/`` and write ``<name>.reason.json`` beside
+    it; the landing file is left as it is. ``digest``: the file's sha256 when already known."""
     reason = mask_text(printable(str(error)))
     line = error.line if isinstance(error, ParseError) else None
     folder = quarantine_root / landing_date.isoformat() / source
@@ -106,17 +134,31 @@ def quarantine(path: Path, landing: Path, quarantine_root: Path, landing_date: d
         quarantine_path=str(target),
         reason=reason,
         line=line,
+        file_hash=digest if digest is not None else _sha256(path),
     )
+    _copy(path, target)
+    for companion in _companions(path):  # keep a checksum with its file
+        _copy(companion, target.with_name(target.name + ".sha1"))
     reason_file = target.with_name(target.name + ".reason.json")
     tmp = reason_file.with_name(reason_file.name + ".tmp")
     tmp.write_text(json.dumps({**record.as_json(), "quarantined_at": shanghai_stamp()},
                               ensure_ascii=False, indent=2), "utf-8")
-    os.replace(tmp, reason_file)
-    shutil.move(str(path), target)
-    for companion in _companions(path):  # keep a checksum with its file
-        shutil.move(str(companion), target.with_name(target.name + ".sha1"))
+    os.replace(tmp, reason_file)  # last: a record always has its file
     log.warning("quarantined %s: %s", mask_text(printable(record.source_file)), reason)
     return record
+
+
+def known_bad(quarantine_root: Path, landing_date: date, source: str) -> dict[tuple[str, str], QuarantinedFile]:
+    """The files of a date and source quarantined before by staging, by (landing path, sha256):
+    the same bytes under the same name are refused again with their recorded reason, not parsed
+    again on every run (the landing zone keeps them). Delete a reason file to have its file
+    parsed again."""
+    return {(q.source_file, q.file_hash): q for q in quarantined_for(quarantine_root, landing_date)
+            if q.source == source and q.file_hash and Path(q.quarantine_path).exists()
+            and not q.reason.startswith(RESENT)}  # a re-sent copy is the load's to judge, each time
+
+
+RESENT = "re-sent file:"  # how etl.load's reason for a copy of a file loaded before begins
 
 
 def quarantined_for(quarantine_root: Path, landing_date: date) -> list[QuarantinedFile]:
@@ -128,6 +170,6 @@ def quarantined_for(quarantine_root: Path, landing_date: date) -> list[Quarantin
         found.append(QuarantinedFile(
             landing_date=date.fromisoformat(data["landing_date"]), source=data["source"],
             source_file=data["source_file"], quarantine_path=data["quarantine_path"],
-            reason=data["reason"], line=data.get("line"),
+            reason=data["reason"], line=data.get("line"), file_hash=data.get("file_hash"),
         ))
     return found

@@ -60,3 +60,19 @@ def month_run(tmp_path_factory):
     dates = [start + timedelta(days=i) for i in range(days)]
     run_dates(settings, dates)
     return settings, root / "ground_truth", dates
+
+
+# The deployment tests (tests/deploy) write their wall times here; shown at the end of the run.
+DEPLOY_TIMINGS = Path(__file__).resolve().parents[1] / ".pytest_cache" / "deploy-timings.txt"
+
+
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput"):
+        DEPLOY_TIMINGS.unlink(missing_ok=True)
+
+
+def pytest_terminal_summary(terminalreporter):
+    if DEPLOY_TIMINGS.exists() and not hasattr(terminalreporter.config, "workerinput"):
+        terminalreporter.section("deployment timings")
+        for line in DEPLOY_TIMINGS.read_text().splitlines():
+            terminalreporter.write_line(line)

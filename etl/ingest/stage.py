@@ -26,7 +26,7 @@ from etl.config import Settings
 from etl.ingest import ledgers
 from etl.ingest.base import ParsedFile, ParseError, parsing_connection
 from etl.privacy import mask_text
-from etl.quarantine import QuarantinedFile, printable, quarantine
+from etl.quarantine import QuarantinedFile, known_bad, printable, quarantine
 
 log = logging.getLogger(__name__)
 
@@ -235,10 +235,11 @@ def stage_source(settings: Settings, landing_date: date, source: str) -> SourceM
         if not folder.is_dir():
             manifest.problem = f"no folder {folder.relative_to(landing)} in the landing zone"
         else:
-            def refuse(path: Path, error: ParseError) -> None:
+            def refuse(path: Path, error: ParseError, digest: str | None = None) -> None:
                 manifest.quarantined.append(
-                    quarantine(path, landing, settings.paths.quarantine, landing_date, source, error))
+                    quarantine(path, landing, settings.paths.quarantine, landing_date, source, error, digest))
 
+            refused_before = known_bad(settings.paths.quarantine, landing_date, source)
             accepted = source_files(folder, source)
             for i, path in enumerate(accepted):
                 rel = str(path.relative_to(landing))
@@ -246,18 +247,23 @@ def stage_source(settings: Settings, landing_date: date, source: str) -> SourceM
                     refuse(path, ParseError(path, None, "a symbolic link, not a delivered file: refused"))
                     continue
                 digest = file_hash(path)
+                if (rel, digest) in refused_before:  # the landing zone keeps bad files: judged once
+                    manifest.quarantined.append(refused_before[(rel, digest)])
+                    log.info("%s: quarantined before, unchanged", mask_text(printable(rel)))
+                    continue
                 part = parquet_path.with_name(f".{parquet_path.name}.{os.getpid()}.{i}.part")
                 try:
                     staged = stage_file(path, source, part, rel, digest)
                 except ParseError as error:
-                    refuse(path, error)
+                    refuse(path, error, digest)
                     continue
                 except (MemoryError, OSError, duckdb.OutOfMemoryException, duckdb.IOException):
                     raise  # the machine's trouble (memory, disk), not the file's: fail the run, keep the file
                 except Exception as error:  # a case no parser foresaw: this file only, loudly
                     log.exception("parser for %s failed on %s", source, mask_text(printable(rel)))
                     refuse(path, ParseError(path, None, f"could not be parsed: unexpected {type(error).__name__}: "
-                                                        f"{str(error)[:200]} (an input the parser does not foresee)"))
+                                                        f"{str(error)[:200]} (an input the parser does not foresee)"),
+                           digest)
                     continue
                 parts.append(part)
                 manifest.files.append(staged)

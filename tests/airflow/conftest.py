@@ -32,9 +32,17 @@ os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(DAGS)
 @pytest.fixture(scope="session")
 def airflow_db():
     """A migrated metadata DB for dag.test() and the DagBag."""
+    import fcntl
+
     airflow = Path(sys.executable).with_name("airflow")
-    subprocess.run([str(airflow), "db", "migrate"], check=True, capture_output=True, env=os.environ.copy())
-    return Path(os.environ["AIRFLOW_HOME"])
+    home = Path(os.environ["AIRFLOW_HOME"])
+    home.mkdir(parents=True, exist_ok=True)
+    # pytest-xdist's workers may share one AIRFLOW_HOME (set by the caller): one migrates at a time
+    with (home / ".migrate.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run([str(airflow), "db", "migrate"], capture_output=True, text=True, env=os.environ.copy())
+    assert done.returncode == 0, f"airflow db migrate failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    return home
 
 
 @pytest.fixture(scope="session")

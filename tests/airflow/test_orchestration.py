@@ -365,3 +365,55 @@ class TestWeeklyTrend:
         first = (orch.render_weekly(settings, date(2026, 11, 29)) / "summary.json").read_bytes()
         assert (orch.render_weekly(settings, date(2026, 11, 29)) / "summary.json").read_bytes() == first
         assert [p.name for p in (settings.paths.output / "weekly").iterdir()] == ["2026-W48"]
+
+
+# -- the warehouse lock: a wait, not a failure, for the DAG's tasks ----------------------------
+
+class TestRunLockWaits:
+    def hold_lock(self, settings, seconds: float):
+        import subprocess
+        import sys
+
+        lock = settings.paths.warehouse.with_name(settings.paths.warehouse.name + ".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        holder = subprocess.Popen([sys.executable, "-c", (
+            "import fcntl, sys, time; f = open(sys.argv[1], 'a+'); fcntl.flock(f, fcntl.LOCK_EX); "
+            "print('held', flush=True); time.sleep(float(sys.argv[2]))"), str(lock), str(seconds)],
+            stdout=subprocess.PIPE, text=True)
+        assert holder.stdout.readline().strip() == "held"
+        return holder
+
+    def test_a_task_waits_for_another_writer_then_runs(self, settings):
+        from etl.pipeline import run_lock
+
+        holder = self.hold_lock(settings, 1.5)
+        started = clock.monotonic()
+        with run_lock(settings, wait=30):
+            waited = clock.monotonic() - started
+        holder.wait()
+        assert 0.5 < waited < 30
+
+    def test_without_a_wait_the_second_writer_fails_at_once(self, settings):
+        from etl.pipeline import RunError, run_lock
+
+        holder = self.hold_lock(settings, 3)
+        with pytest.raises(RunError, match="another recon run is using"):
+            with run_lock(settings):
+                pass
+        holder.wait()
+
+
+# -- links from Airflow's UI ---------------------------------------------------------------------
+
+class TestReportLinks:
+    def test_folder_url_links_each_report_of_the_date(self, settings):
+        links = dict(orch.report_links(settings.model_copy(update={"airflow": settings.airflow.model_copy(
+            update={"reports_url": "https://recon.example.com/reports/{date}/"})}), date(2026, 11, 24)))
+        assert links["财务 / Finance"] == "https://recon.example.com/reports/2026-11-24/finance.html"
+        assert len(links) == len(orch.REPORT_FILES)
+
+    def test_page_url_is_the_one_link_and_the_console_is_its_root(self):
+        settings = load_settings({"RECON_REPORTS_URL": "http://files.example.com:8080/out/{date}/index.html"})
+        assert orch.report_links(settings, date(2026, 11, 24)) == [
+            ("报告 / Reports 2026-11-24", "http://files.example.com:8080/out/2026-11-24/index.html")]
+        assert orch.console_url(settings) == "http://files.example.com:8080/"

@@ -68,7 +68,11 @@ class TestQuarantinedFileRunGoesOn:
         assert cause in listed["reason"] and str(path) in listed["reason"]
         [held] = day.quarantined(source)
         assert held.read_bytes() == damaged and day.reason(held)["reason"] == listed["reason"]
-        assert list(day.folder(source).iterdir()) == []  # moved, with its .sha1 where it has one
+        assert [p.read_bytes() for p in day.folder(source).iterdir() if not p.name.endswith(".sha1")] \
+            == [damaged]  # copied: the landing zone is never changed
+        # judged once: a second run refuses it again from its record, without parsing it again
+        again = day.run()
+        assert again.files_quarantined == summary.files_quarantined
         assert {f["source"] for f in summary.files_loaded} == set(SOURCES) - {source}
         assert_nothing_lost(day, summary, {source: damaged})
         logged = day.warehouse("select source, reason from quarantine_log where landing_date = $d", {"d": DAY})
@@ -270,6 +274,6 @@ class TestStrayFilesInARun:
         assert "empty file" in reasons[("surveys", "_SVC.evil_name.csv")]
         assert "\\u202eSVC.evil\\nname.csv" in reasons[("surveys", "_SVC.evil_name.csv")]  # escaped, not obeyed
         assert all(reason.isprintable() for reason in reasons.values())
-        assert secret.read_text() == "credit_id\n"  # the link was moved, its target untouched
+        assert secret.read_text() == "credit_id\n"  # the link was copied as a link, its target untouched
         assert loaded_rows(summary, "billing") == day.truth_rows("billing")
         assert all(t["balanced"] for t in summary.control_totals)
