@@ -642,6 +642,11 @@ def create_app(settings: Settings, store: sessionmaker[Session] | None = None) -
 
     register_bulk(page, published, settings, redirect, _next_run)
 
+    # the fix requests' page (etl/fixes, docs/REMEDIATION.md)
+    from console import fix_pages
+
+    fix_pages.register(page, redirect, store)
+
     @app.exception_handler(404)
     async def not_found(request: Request, exc: Exception) -> Response:  # noqa: ARG001
         return _problem(request, 404, "There is no such page.")
