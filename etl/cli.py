@@ -51,7 +51,7 @@ def _parse_date(value: str, option: str) -> date:
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}", highlight=False)
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)  # one line: scripts grep stderr
     raise typer.Exit(1)
 
 
