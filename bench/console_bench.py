@@ -104,7 +104,7 @@ def user_day(base: str, name: str, rounds: int, data: dict, pages: int, out: dic
 
     rng = random.Random(name)
     timings: dict[str, list[float]] = {"queue": [], "queue_filtered": [], "story": [], "search": []}
-    with httpx.Client(base_url=base, timeout=60) as client:
+    with httpx.Client(base_url=base, timeout=600) as client:
         token = re.search(r'<form class="login".*?name="csrf" value="([^"]+)"', client.get("/login").text, re.S).group(1)
         r = client.post("/login", data={"csrf": token, "name": name, "password": PASSWORD})
         assert r.status_code == 303, r.status_code

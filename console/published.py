@@ -137,11 +137,23 @@ class Page:
 class Published:
     """The published outputs under ``root``: one in-memory DuckDB, a cursor per query."""
 
-    def __init__(self, root: Path, sla: SlaRule, threads: int = 2, memory_limit: str = "1GB"):
+    def __init__(self, root: Path, sla: SlaRule, threads: int = 2, memory_limit: str = "1GB",
+                 concurrent: int = 4):
         self.root = Path(root)
         self.sla = sla
-        self._db = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
+        import tempfile
+
+        # spills to disk rather than failing when many people page deep at once
+        self._spill = tempfile.mkdtemp(prefix="recon-console-duckdb-")
+        import atexit
+        import shutil
+
+        atexit.register(shutil.rmtree, self._spill, True)
+        self._db = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit,
+                                          "temp_directory": self._spill})
         self._lock = threading.Lock()
+        # at most this many queries at once: memory stays bounded whatever the number of users
+        self._running = threading.BoundedSemaphore(concurrent)
         self._options: tuple[tuple, dict[str, list[str]]] | None = None
         self._counts: dict[tuple, dict[str, Any]] = {}
 
@@ -170,17 +182,22 @@ class Published:
         with self._lock:
             cur = self._db.cursor()
         try:
-            for attempt in range(3):
-                try:
-                    result = cur.execute(sql, params or {})
-                    names = [d[0] for d in result.description]
-                    return [dict(zip(names, row)) for row in result.fetchall()]
-                except duckdb.IOException:
-                    if attempt == 2:
-                        raise
-                    time.sleep(0.05 * (attempt + 1))
+            with self._running:
+                return self._fetch(cur, sql, params)
         finally:
             cur.close()
+
+    @staticmethod
+    def _fetch(cur, sql: str, params: dict[str, Any] | None) -> list[dict[str, Any]]:  # noqa: ANN001
+        for attempt in range(3):
+            try:
+                result = cur.execute(sql, params or {})
+                names = [d[0] for d in result.description]
+                return [dict(zip(names, row)) for row in result.fetchall()]
+            except duckdb.IOException:
+                if attempt == 2:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         return []
 
     def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
@@ -198,8 +215,13 @@ class Published:
         total_row = self._totals(f"select count(*) as n, coalesce(sum(difference), 0) as amount "
                                  f"from ({base}) where {where}", params)
         page = max(1, page)
-        rows = self.query(f"select * exclude (msisdn_hash) from ({base}) where {where} "
-                          f"order by {f.order_by()} limit $limit offset $offset",
+        # the page's keys first, sorting only the sort columns (a deep page of a 500,000-row queue
+        # holds offset + 50 small rows, not whole ones), then those rows
+        rows = self.query(f"with all_rows as ({base}), "
+                          f"page as (select break_key, row_number() over () as n from ("
+                          f"select break_key from all_rows where {where} order by {f.order_by()} "
+                          f"limit $limit offset $offset)) "
+                          f"select r.* exclude (msisdn_hash) from all_rows as r join page using (break_key) order by page.n",
                           {**params, "limit": page_size, "offset": (page - 1) * page_size})
         return Page(rows, int(total_row["n"]), page, page_size, day, {"amount": total_row["amount"]})
 
@@ -232,12 +254,13 @@ class Published:
         with self._lock:
             cur = self._db.cursor()
         try:
-            result = cur.execute(
-                f"select business_date, break_key, break_type, status, sla_state, order_id, provider, "
-                f"provider_txn_id, credit_id, msisdn_masked, order_amount, paid_amount, credited_amount, "
-                f"difference, paid_at, credited_at, first_seen, age_days, channel, product_type "
-                f"from ({base}) where {where} order by {f.order_by()} limit $limit", params)
-            return [d[0] for d in result.description], result.fetchall()
+            with self._running:
+                result = cur.execute(
+                    f"select business_date, break_key, break_type, status, sla_state, order_id, provider, "
+                    f"provider_txn_id, credit_id, msisdn_masked, order_amount, paid_amount, credited_amount, "
+                    f"difference, paid_at, credited_at, first_seen, age_days, channel, product_type "
+                    f"from ({base}) where {where} order by {f.order_by()} limit $limit", params)
+                return [d[0] for d in result.description], result.fetchall()
         finally:
             cur.close()
 
