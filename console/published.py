@@ -256,13 +256,14 @@ class Published:
                                         f"from ({base}) where {where}", params)
         page = max(1, page)
         # the page's keys first, sorting only the sort columns (a deep page of a 500,000-row queue
-        # holds offset + 50 small rows, not whole ones), then those rows
-        rows = self.query(f"with all_rows as ({base}), "
-                          f"page as (select break_key, row_number() over () as n from ("
-                          f"select break_key from all_rows where {where} order by {f.order_by()} "
-                          f"limit $limit offset $offset)) "
-                          f"select r.* exclude (msisdn_hash) from all_rows as r join page using (break_key) order by page.n",
-                          {**params, "limit": page_size, "offset": (page - 1) * page_size})
+        # holds offset + 50 small rows, not whole ones), then those rows by key
+        keys = [r["break_key"] for r in self.query(
+            f"select break_key from ({base}) where {where} order by {f.order_by()} limit $limit offset $offset",
+            {**params, "limit": page_size, "offset": (page - 1) * page_size})]
+        found = {r["break_key"]: r for r in self.query(
+            f"select * exclude (msisdn_hash) from {table} where break_key in (select unnest($keys::varchar[]))",
+            {"keys": keys})} if keys else {}
+        rows = [found[k] for k in keys if k in found]
         return Page(rows, int(total_row["n"]), page, page_size, day, {"amount": total_row["amount"]})
 
     def _totals(self, table: str, sql: str, params: dict[str, Any]) -> dict[str, Any]:
