@@ -12,6 +12,7 @@ import csv
 import io
 import logging
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -137,6 +138,8 @@ def create_app(settings: Settings, store: sessionmaker[Session] | None = None) -
     policy = Policy.from_settings(settings.console)
     published = Published(settings.paths.output, SlaRule.from_settings(settings.console),
                           threads=settings.duckdb.threads, memory_limit="1GB")
+    # the latest night's breaks are loaded before the first person asks for them
+    threading.Thread(target=published.latest_breaks, daemon=True).start()
     envs = {loc: _environment(loc) for loc in i18n.LOCALES}
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.store, app.state.published = settings, store, published
