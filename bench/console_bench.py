@@ -43,37 +43,43 @@ def _env(work: Path) -> dict[str, str]:
             "RECON_CONSOLE__IDLE_MINUTES": "120"}
 
 
-def prepare(work: Path, day: date, orders: int, users: int, inflate: int) -> dict:
+def prepare(work: Path, day: date, orders: int, users: int, inflate: int, reuse: bool = False) -> dict:
     from etl.config import load_settings
     from etl.generate import generate_landing
     from etl.pipeline import run_dates
 
     env = _env(work)
     settings = load_settings(env)
-    started = time.perf_counter()
-    generate_landing(work / "landing", day, 1, orders, 11, settings)
-    run_dates(settings, [day])
-    night = time.perf_counter() - started
     breaks = work / "output" / day.isoformat() / "console" / "breaks.parquet"
     import duckdb
 
     con = duckdb.connect()
+    if reuse and breaks.exists():  # a work folder this script prepared before: its day, queue and users
+        return _sample(con, breaks, None)
+    started = time.perf_counter()
+    generate_landing(work / "landing", day, 1, orders, 11, settings)
+    run_dates(settings, [day])
+    night = time.perf_counter() - started
     if inflate > 1:
         con.execute(f"copy (select * replace (break_key || case when i = 0 then '' else '#' || i end as break_key) "
                     f"from read_parquet('{breaks}'), range($k) as r(i)) to '{breaks}.new' (format parquet)",
                     {"k": inflate})
         os.replace(f"{breaks}.new", breaks)
-    keys = [k for (k,) in con.execute(f"select break_key from read_parquet('{breaks}') using sample 2000 rows").fetchall()]
-    order_ids = [o for (o,) in con.execute(
-        f"select order_id from read_parquet('{breaks}') where order_id is not null using sample 500 rows").fetchall()]
-    queue = con.execute(f"select count(*) from read_parquet('{breaks}') where status = 'open'").fetchone()[0]
     from console.auth import add_user, open_session_store
 
     store = open_session_store(settings)
     with store() as db:
         for i in range(users):
             add_user(db, "bench", f"bench{i:02d}", "ops", PASSWORD)
-    return {"keys": keys, "order_ids": order_ids, "queue_rows": queue, "night_s": round(night, 1)}
+    return _sample(con, breaks, round(night, 1))
+
+
+def _sample(con, breaks: Path, night: float | None) -> dict:  # noqa: ANN001
+    keys = [k for (k,) in con.execute(f"select break_key from read_parquet('{breaks}') using sample 2000 rows").fetchall()]
+    order_ids = [o for (o,) in con.execute(
+        f"select order_id from read_parquet('{breaks}') where order_id is not null using sample 500 rows").fetchall()]
+    queue = con.execute(f"select count(*) from read_parquet('{breaks}') where status = 'open'").fetchone()[0]
+    return {"keys": keys, "order_ids": order_ids, "queue_rows": queue, "night_s": night}
 
 
 def free_port() -> int:
@@ -104,7 +110,7 @@ def user_day(base: str, name: str, rounds: int, data: dict, pages: int, out: dic
 
     rng = random.Random(name)
     timings: dict[str, list[float]] = {"queue": [], "queue_filtered": [], "story": [], "search": []}
-    with httpx.Client(base_url=base, timeout=60) as client:
+    with httpx.Client(base_url=base, timeout=600) as client:
         token = re.search(r'<form class="login".*?name="csrf" value="([^"]+)"', client.get("/login").text, re.S).group(1)
         r = client.post("/login", data={"csrf": token, "name": name, "password": PASSWORD})
         assert r.status_code == 303, r.status_code
@@ -142,11 +148,12 @@ def main() -> None:
     parser.add_argument("--day", default="2026-11-24")
     parser.add_argument("--work", type=Path, default=None)
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument("--reuse", action="store_true", help="reuse --work prepared by an earlier run (same --users)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="console-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     day = date.fromisoformat(args.day)
-    data = prepare(work, day, args.orders, args.users, args.inflate_queue)
+    data = prepare(work, day, args.orders, args.users, args.inflate_queue, args.reuse)
     from bench.run_bench import reference_seconds
 
     yardstick = reference_seconds(work / "wh.duckdb", 2, "4GB")

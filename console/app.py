@@ -12,6 +12,7 @@ import csv
 import io
 import logging
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
@@ -33,6 +34,7 @@ from console.published import Published
 from console.reasons import AGE_BUCKETS, BREAK_TYPES, CHANNELS, PROVIDERS, REASONS, SLA_STATES, SlaRule, why
 from etl import i18n
 from etl.config import Settings, shanghai_now
+from etl.i18n import N_
 from etl.privacy import mask_text, spreadsheet_safe
 
 log = logging.getLogger(__name__)
@@ -131,22 +133,19 @@ def _environment(locale: str) -> Environment:
 def create_app(settings: Settings, store: sessionmaker[Session] | None = None) -> FastAPI:
     """The console for ``settings``: its store migrated, the published outputs under
     ``[paths] output``."""
-    if settings.console.auth != "local":
-        # the login is one step (auth.authenticate → auth.start_session); docs/CONSOLE.md says how
-        # an OpenID Connect login plugs in there. Until it is built, refuse to start rather than
-        # silently fall back to passwords.
-        raise RuntimeError(f"[console] auth = {settings.console.auth!r} is not available in this version: "
-                           "use auth = \"local\" (docs/CONSOLE.md, Single sign-on)")
     if store is None:
         store = auth.open_session_store(settings)
     policy = Policy.from_settings(settings.console)
     published = Published(settings.paths.output, SlaRule.from_settings(settings.console),
                           threads=settings.duckdb.threads, memory_limit="1GB")
+    # the latest night's breaks are loaded before the first person asks for them
+    threading.Thread(target=published.latest_breaks, daemon=True).start()
     envs = {loc: _environment(loc) for loc in i18n.LOCALES}
     app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
     app.state.settings, app.state.store, app.state.published = settings, store, published
     app.state.bulk_secret = secrets.token_bytes(32)  # signs bulk previews; a restart voids open previews
     ROUTES.clear()
+    use_sso = settings.console.auth == "oidc"
 
     def secure(request: Request) -> bool:
         mode = settings.console.secure_cookies
@@ -185,11 +184,11 @@ def create_app(settings: Settings, store: sessionmaker[Session] | None = None) -
         if method == "POST":
             size = request.headers.get("content-length")
             if size and size.isdigit() and int(size) > limit + 64_000:
-                return _problem(request, 413, "The upload is too large (at most %(n)s bytes)." , n=limit)
+                return _problem(request, 413, N_("The upload is too large (at most %(n)s bytes)."), n=limit)
             try:
                 form = await request.form(max_files=1 if upload else 0, max_fields=60, max_part_size=limit)
             except Exception:  # noqa: BLE001 - malformed or oversized multipart: say so, change nothing
-                return _problem(request, 400, "The form could not be read.")
+                return _problem(request, 400, N_("The form could not be read."))
             for key, value in form.multi_items():
                 if isinstance(value, UploadFile):
                     file = value
@@ -266,10 +265,13 @@ def create_app(settings: Settings, store: sessionmaker[Session] | None = None) -
         if not token or len(token) > 100:
             token = secrets.token_urlsafe(32)
             ctx.cookies.append((LOGIN_COOKIE, token, {"max_age": 3600}))
-        return ctx.render("login.html.j2", token=token, next=_safe_next(forms.text(ctx.fields, "next")), failed=False)
+        return ctx.render("login.html.j2", token=token, next=_safe_next(forms.text(ctx.fields, "next")), failed=False,
+                          sso=use_sso)
 
     @page("POST", "/login", None, csrf=False)
     def login(ctx: Ctx) -> Response:
+        if use_sso:
+            return ctx.render("problem.html.j2", 403, status=403, message=ctx._("Sign in with the company's single sign-on."))
         forms.only(ctx.fields, ("csrf", "name", "password", "next"))
         token = ctx.request.cookies.get(LOGIN_COOKIE) or ""
         if not auth.csrf_ok(token, ctx.fields.get("csrf")):
@@ -281,7 +283,7 @@ def create_app(settings: Settings, store: sessionmaker[Session] | None = None) -
                                  policy, ip)
         if user is None:
             return ctx.render("login.html.j2", 400, token=token, next=_safe_next(forms.text(ctx.fields, "next")),
-                              failed=True)
+                              failed=True, sso=False)
         session_id = auth.start_session(ctx.db, user, old_session_id=ctx.request.cookies.get(SESSION_COOKIE))
         target = _safe_next(forms.text(ctx.fields, "next")) or auth.home_for(user.role)
         response = redirect(target)
@@ -637,20 +639,69 @@ def create_app(settings: Settings, store: sessionmaker[Session] | None = None) -
         return _user_change(ctx, lambda n: auth.reset_password(ctx.db, ctx.user.name, n,
                                                                str(ctx.fields.get("password", ""))))
 
+    if use_sso:
+        _single_sign_on(app, settings, store, secure, _problem)
+
     # ---- bulk resolve ----------------------------------------------------------------------
     from console.bulk import register as register_bulk
 
     register_bulk(page, published, settings, redirect, _next_run)
 
+    # the fix requests' page (etl/fixes, docs/REMEDIATION.md)
+    from console import fix_pages
+
+    fix_pages.register(page, redirect, store)
+
     @app.exception_handler(404)
     async def not_found(request: Request, exc: Exception) -> Response:  # noqa: ARG001
-        return _problem(request, 404, "There is no such page.")
+        return _problem(request, 404, N_("There is no such page."))
 
     @app.exception_handler(405)
     async def not_allowed(request: Request, exc: Exception) -> Response:  # noqa: ARG001
-        return _problem(request, 405, "There is no such page.")
+        return _problem(request, 405, N_("There is no such page."))
 
     return app
+
+
+def _single_sign_on(app: FastAPI, settings: Settings, store, secure, problem) -> None:  # noqa: ANN001
+    """The OpenID Connect login (console/sso.py): two public routes; Starlette's signed session
+    cookie holds only the flow's state and nonce, for the ten minutes a login may take."""
+    from starlette.middleware.sessions import SessionMiddleware
+
+    from console import sso
+
+    provider = sso.client(settings)
+    app.add_middleware(SessionMiddleware, secret_key=secrets.token_urlsafe(32), session_cookie="recon_sso",
+                       max_age=600, same_site="lax", https_only=settings.console.secure_cookies == "always")
+
+    async def sso_start(request: Request) -> Response:
+        return await provider.authorize_redirect(request, str(request.base_url).rstrip("/") + sso.CALLBACK)
+
+    async def sso_callback(request: Request) -> Response:
+        try:
+            token = await provider.authorize_access_token(request)
+        except Exception:  # noqa: BLE001 - any failure of the flow: one answer, nothing signed in
+            return problem(request, 400, N_("Single sign-on failed: start again from the sign-in page."))
+        claims = dict(token.get("userinfo") or {})
+
+        def finish():
+            with store() as db:
+                user = sso.account_for(db, settings, claims, sso.client_ip(request))
+                if user is None:
+                    return None
+                return auth.start_session(db, user, request.cookies.get(SESSION_COOKIE)), user.role
+
+        done = await run_in_threadpool(finish)
+        if done is None:
+            return problem(request, 403, N_("Your account has no role in this console, or it is disabled."))
+        session_id, role = done
+        response = RedirectResponse(auth.home_for(role), 303)
+        response.set_cookie(SESSION_COOKIE, session_id, httponly=True, samesite="lax", secure=secure(request), path="/")
+        return response
+
+    for path, endpoint in (("/login/sso", sso_start), (sso.CALLBACK, sso_callback)):
+        app.add_api_route(path, endpoint, methods=["GET"], include_in_schema=False)
+        ROUTES.append(RouteSpec("GET", path, None, endpoint.__name__))
 
 
 def _safe_next(target: str) -> str:

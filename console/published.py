@@ -98,7 +98,7 @@ class QueueFilter:
         return SORTS[self.sort].format(dir="desc" if self.descending else "asc")
 
 
-def _sla_select(sla: SlaRule) -> tuple[str, dict[str, Any]]:
+def _sla_select(sla: SlaRule, source: str = "read_parquet($breaks_file)") -> tuple[str, dict[str, Any]]:
     """The break rows with their SLA state, computed in SQL from the configured rule: one CASE
     branch per configured break type (the text follows the configuration, never a request; the
     values are bound)."""
@@ -112,7 +112,7 @@ def _sla_select(sla: SlaRule) -> tuple[str, dict[str, Any]]:
                     when b.age_days > {limit} then 'breached'
                     when b.age_days >= {limit} - $sla_warn then 'warning'
                     else 'on_track' end as sla_state
-        from read_parquet($breaks_file) as b
+        from {source} as b
     """
     params: dict[str, Any] = {"sla_default": sla.days["default"], "sla_large": sla.large_amount, "sla_warn": sla.warn_days}
     for i, t in enumerate(types):
@@ -137,13 +137,29 @@ class Page:
 class Published:
     """The published outputs under ``root``: one in-memory DuckDB, a cursor per query."""
 
-    def __init__(self, root: Path, sla: SlaRule, threads: int = 2, memory_limit: str = "1GB"):
+    def __init__(self, root: Path, sla: SlaRule, threads: int = 2, memory_limit: str = "1GB",
+                 concurrent: int = 4):
         self.root = Path(root)
         self.sla = sla
-        self._db = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit})
+        import tempfile
+
+        # spills to disk rather than failing when many people page deep at once
+        self._spill = tempfile.mkdtemp(prefix="recon-console-duckdb-")
+        import atexit
+        import shutil
+
+        atexit.register(shutil.rmtree, self._spill, True)
+        self._db = duckdb.connect(config={"threads": threads, "memory_limit": memory_limit,
+                                          "temp_directory": self._spill})
         self._lock = threading.Lock()
+        # at most this many queries at once: memory stays bounded whatever the number of users
+        self._running = threading.BoundedSemaphore(concurrent)
         self._options: tuple[tuple, dict[str, list[str]]] | None = None
         self._counts: dict[tuple, dict[str, Any]] = {}
+        self._load_lock = threading.Lock()
+        self._table: tuple[tuple, str] | None = None
+        self._retired: str | None = None
+        self._generation = 0
 
     # ---- which dates ----------------------------------------------------------------------
     def dates(self) -> list[date]:
@@ -163,6 +179,42 @@ class Published:
         return [self.file(d, table) for d in self.dates()
                 if (first is None or d >= first) and (last is None or d <= last)]
 
+    # ---- the latest night's breaks, in memory -----------------------------------------------
+    def latest_breaks(self) -> tuple[date, str] | None:
+        """(date, table): the latest published night's breaks with their SLA state, loaded once
+        into the console's in-memory DuckDB (sorted as the queue opens, an index on the break
+        key), and loaded again when a newer night is published or a date is re-run. The queue,
+        its exports and the stories read this table instead of decoding the Parquet file on
+        every page."""
+        day = self.latest()
+        if day is None:
+            return None
+        path = self.file(day, "breaks")
+        try:
+            stamp = (day, Path(path).stat().st_mtime_ns)
+        except OSError:
+            return None
+        with self._load_lock:
+            if self._table is not None and self._table[0] == stamp:
+                return day, self._table[1]
+            self._generation += 1
+            name = f"breaks_{self._generation}"
+            base, params = _sla_select(self.sla)
+            with self._running:
+                cur = self._db.cursor()
+                try:
+                    cur.execute(f"create table {name} as select * from ({base}) "
+                                f"order by age_days desc, abs(difference) desc, break_key", {**params, "breaks_file": path})
+                    cur.execute(f"create index {name}_key on {name} (break_key)")
+                    if self._retired:  # the table before the previous one: no page reads it any more
+                        cur.execute(f"drop table if exists {self._retired}")
+                finally:
+                    cur.close()
+            self._retired = self._table[1] if self._table else None
+            self._table = (stamp, name)
+            self._counts.clear()
+            return day, name
+
     # ---- running queries ----------------------------------------------------------------
     def query(self, sql: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
         """Rows as dicts. A date's folder is swapped into place by two renames: a read that
@@ -170,17 +222,22 @@ class Published:
         with self._lock:
             cur = self._db.cursor()
         try:
-            for attempt in range(3):
-                try:
-                    result = cur.execute(sql, params or {})
-                    names = [d[0] for d in result.description]
-                    return [dict(zip(names, row)) for row in result.fetchall()]
-                except duckdb.IOException:
-                    if attempt == 2:
-                        raise
-                    time.sleep(0.05 * (attempt + 1))
+            with self._running:
+                return self._fetch(cur, sql, params)
         finally:
             cur.close()
+
+    @staticmethod
+    def _fetch(cur, sql: str, params: dict[str, Any] | None) -> list[dict[str, Any]]:  # noqa: ANN001
+        for attempt in range(3):
+            try:
+                result = cur.execute(sql, params or {})
+                names = [d[0] for d in result.description]
+                return [dict(zip(names, row)) for row in result.fetchall()]
+            except duckdb.IOException:
+                if attempt == 2:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
         return []
 
     def scalar(self, sql: str, params: dict[str, Any] | None = None) -> Any:
@@ -189,29 +246,30 @@ class Published:
 
     # ---- pages ----------------------------------------------------------------------------
     def queue(self, f: QueueFilter, page: int, page_size: int) -> Page:
-        day = self.latest()
-        if day is None:
+        latest = self.latest_breaks()
+        if latest is None:
             return Page([], 0, 1, page_size, None)
-        base, params = _sla_select(self.sla)
-        where, wparams = f.where(self.sla)
-        params = {**params, **wparams, "breaks_file": self.file(day, "breaks")}
-        total_row = self._totals(f"select count(*) as n, coalesce(sum(difference), 0) as amount "
-                                 f"from ({base}) where {where}", params)
+        day, table = latest
+        base = f"select * from {table}"
+        where, params = f.where(self.sla)
+        total_row = self._totals(table, f"select count(*) as n, coalesce(sum(difference), 0) as amount "
+                                        f"from ({base}) where {where}", params)
         page = max(1, page)
-        rows = self.query(f"select * exclude (msisdn_hash) from ({base}) where {where} "
-                          f"order by {f.order_by()} limit $limit offset $offset",
-                          {**params, "limit": page_size, "offset": (page - 1) * page_size})
+        # the page's keys first, sorting only the sort columns (a deep page of a 500,000-row queue
+        # holds offset + 50 small rows, not whole ones), then those rows by key
+        keys = [r["break_key"] for r in self.query(
+            f"select break_key from ({base}) where {where} order by {f.order_by()} limit $limit offset $offset",
+            {**params, "limit": page_size, "offset": (page - 1) * page_size})]
+        found = {r["break_key"]: r for r in self.query(
+            f"select * exclude (msisdn_hash) from {table} where break_key in (select unnest($keys::varchar[]))",
+            {"keys": keys})} if keys else {}
+        rows = [found[k] for k in keys if k in found]
         return Page(rows, int(total_row["n"]), page, page_size, day, {"amount": total_row["amount"]})
 
-    def _totals(self, sql: str, params: dict[str, Any]) -> dict[str, Any]:
-        """A filter's count and sum, kept while the file is the same: paging through a queue
+    def _totals(self, table: str, sql: str, params: dict[str, Any]) -> dict[str, Any]:
+        """A filter's count and sum, kept while the table is the same: paging through a queue
         counts it once."""
-        path = params["breaks_file"]
-        try:
-            stamp = Path(path).stat().st_mtime_ns
-        except OSError:  # between the two renames of a publish: count without the cache
-            return self.query(sql, params)[0]
-        key = (sql, path, stamp, repr(sorted(params.items())))
+        key = (table, sql, repr(sorted(params.items())))
         with self._lock:
             hit = self._counts.get(key)
         if hit is None:
@@ -223,21 +281,22 @@ class Published:
         return hit
 
     def export_rows(self, f: QueueFilter, limit: int) -> tuple[list[str], list[tuple]]:
-        day = self.latest()
-        if day is None:
+        latest = self.latest_breaks()
+        if latest is None:
             return [], []
-        base, params = _sla_select(self.sla)
-        where, wparams = f.where(self.sla)
-        params = {**params, **wparams, "breaks_file": self.file(day, "breaks"), "limit": limit}
+        base = f"select * from {latest[1]}"
+        where, params = f.where(self.sla)
+        params["limit"] = limit
         with self._lock:
             cur = self._db.cursor()
         try:
-            result = cur.execute(
-                f"select business_date, break_key, break_type, status, sla_state, order_id, provider, "
-                f"provider_txn_id, credit_id, msisdn_masked, order_amount, paid_amount, credited_amount, "
-                f"difference, paid_at, credited_at, first_seen, age_days, channel, product_type "
-                f"from ({base}) where {where} order by {f.order_by()} limit $limit", params)
-            return [d[0] for d in result.description], result.fetchall()
+            with self._running:
+                result = cur.execute(
+                    f"select business_date, break_key, break_type, status, sla_state, order_id, provider, "
+                    f"provider_txn_id, credit_id, msisdn_masked, order_amount, paid_amount, credited_amount, "
+                    f"difference, paid_at, credited_at, first_seen, age_days, channel, product_type "
+                    f"from ({base}) where {where} order by {f.order_by()} limit $limit", params)
+                return [d[0] for d in result.description], result.fetchall()
         finally:
             cur.close()
 
@@ -246,10 +305,9 @@ class Published:
         files = self.files("breaks")
         if not files:
             return None
-        base, params = _sla_select(self.sla)
-        for path in reversed(files[-1:]):  # the latest night first: it carries every open break
-            rows = self.query(f"select * from ({base}) where break_key = $key", {**params, "breaks_file": path,
-                                                                                  "key": break_key})
+        latest = self.latest_breaks()
+        if latest is not None:  # the latest night first: it carries every open break
+            rows = self.query(f"select * from {latest[1]} where break_key = $key", {"key": break_key})
             if rows:
                 return rows[0]
         rows = self.query("select * exclude (msisdn_hash), null as sla_state from read_parquet($files) "
@@ -266,10 +324,14 @@ class Published:
     def other_breaks(self, row: dict[str, Any]) -> list[dict[str, Any]]:
         if not row.get("order_id"):
             return []
-        return self.query("select break_key, break_type, status, difference from read_parquet($file) "
+        latest = self.latest_breaks()
+        if latest is not None and latest[0] == row["business_date"]:
+            source, extra = latest[1], {}
+        else:
+            source, extra = "read_parquet($file)", {"file": self.file(row["business_date"], "breaks")}
+        return self.query(f"select break_key, break_type, status, difference from {source} "
                           "where order_id = $id and break_key <> $key order by break_key",
-                          {"file": self.file(row["business_date"], "breaks"), "id": row["order_id"],
-                           "key": row["break_key"]})
+                          {**extra, "id": row["order_id"], "key": row["break_key"]})
 
     def search(self, text: str, phone_hash: str | None) -> dict[str, list[dict[str, Any]]]:
         """Orders and breaks for an order id, a provider transaction or refund id, a credit id,
@@ -277,13 +339,14 @@ class Published:
         orders_files, ids_files, breaks_files = self.files("orders"), self.files("ids"), self.files("breaks")
         if not orders_files:
             return {"orders": [], "breaks": []}
-        latest_breaks = breaks_files[-1]
+        latest = self.latest_breaks()
+        source, extra = (latest[1], {}) if latest else ("read_parquet($file)", {"file": breaks_files[-1]})
         if phone_hash:
             orders = self.query("select * exclude (msisdn_hash) from read_parquet($files) "
                                 "where msisdn_hash = $h order by created_at desc limit 200",
                                 {"files": orders_files, "h": phone_hash})
-            breaks = self.query("select * exclude (msisdn_hash) from read_parquet($file) where msisdn_hash = $h "
-                                "order by first_seen desc, break_key limit 200", {"file": latest_breaks, "h": phone_hash})
+            breaks = self.query(f"select * exclude (msisdn_hash) from {source} where msisdn_hash = $h "
+                                "order by first_seen desc, break_key limit 200", {**extra, "h": phone_hash})
             return {"orders": orders, "breaks": breaks}
         order_ids = {r["order_id"] for r in self.query(
             "select distinct order_id from read_parquet($files) where id = $q and order_id is not null",
@@ -292,10 +355,10 @@ class Published:
         orders = self.query("select * exclude (msisdn_hash) from read_parquet($files) "
                             "where order_id in (select unnest($ids::varchar[])) order by created_at desc limit 200",
                             {"files": orders_files, "ids": sorted(order_ids)})
-        breaks = self.query("select * exclude (msisdn_hash) from read_parquet($file) "
+        breaks = self.query(f"select * exclude (msisdn_hash) from {source} "
                             "where order_id in (select unnest($ids::varchar[])) or provider_txn_id = $q "
                             "or credit_id = $q order by first_seen desc, break_key limit 200",
-                            {"file": latest_breaks, "ids": sorted(order_ids), "q": text})
+                            {**extra, "ids": sorted(order_ids), "q": text})
         return {"orders": orders, "breaks": breaks}
 
     def today(self) -> dict[str, Any]:

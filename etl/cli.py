@@ -51,7 +51,7 @@ def _parse_date(value: str, option: str) -> date:
 
 
 def _fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}", highlight=False)
+    console.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)  # one line: scripts grep stderr
     raise typer.Exit(1)
 
 
@@ -107,6 +107,8 @@ def run(
     locale: Annotated[Optional[str], typer.Option("--locale", help="Language of the reports, exports and alerts: zh_CN (default) or en (env RECON_REPORTS__LOCALE).")] = None,
 ) -> None:
     """Ingest, match, carry open items, export breaks and render reports for a date or a range."""
+    import duckdb
+
     from etl.match import ControlTotalsError
     from etl.pipeline import RunError, run_dates
 
@@ -134,6 +136,8 @@ def run(
         _fail(str(exc))
     except OSError as exc:  # a full disk, a read-only folder: say which file, publish nothing
         _fail(f"cannot write {exc.filename or 'output'}: {exc.strerror or exc}")
+    except duckdb.IOException as exc:  # DuckDB's own writes (COPY to Parquet or CSV) on a full disk
+        _fail(f"cannot write output: {exc}")
     for s in summaries:
         breaks = sum(s.breaks_by_type.values())
         console.print(

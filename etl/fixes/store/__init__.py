@@ -15,15 +15,20 @@ from console.store.audit import record
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
-__all__ = ["migrate", "open_store", "record"]
+__all__ = ["migrate", "migrate_fixes", "open_store", "record", "store_exists"]
 
 
 def migrate(engine: Engine) -> None:
     """The console's schema, then the fix requests' (Alembic ``upgrade head`` of each)."""
+    migrate_console(engine)
+    migrate_fixes(engine)
+
+
+def migrate_fixes(engine: Engine) -> None:
+    """The fix requests' schema only, on a store whose console schema is up to date."""
     from alembic import command
     from alembic.config import Config
 
-    migrate_console(engine)
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
