@@ -17,11 +17,14 @@ finds its orders while no file holds a number.
 """
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import secrets
 from datetime import date
 from pathlib import Path
+
+import duckdb
 
 from etl.config import Settings
 from etl.export import sql_path
@@ -112,6 +115,11 @@ def write_console_tables(settings: Settings, wh: Warehouse, business_date: date,
     for table in TABLES:
         sql = read_sql(f"console/console_{table}")
         path = folder / f"{table}.parquet"
-        wh.execute(f"copy ({sql}) to {sql_path(path)} (format parquet, compression zstd)", params)
+        try:
+            wh.execute(f"copy ({sql}) to {sql_path(path)} (format parquet, compression zstd)", params)
+        except duckdb.IOException as exc:  # a full or read-only disk: the CLI names the file and the cause
+            full = "No space left on device" in str(exc)
+            raise OSError(errno.ENOSPC if full else errno.EIO,
+                          os.strerror(errno.ENOSPC) if full else str(exc).splitlines()[0], str(path)) from exc
         written.append(path)
     return written

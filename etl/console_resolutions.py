@@ -39,7 +39,7 @@ def _store(settings: Settings):
 
 def take_resolutions(settings: Settings, wh: Warehouse, business_date: date) -> int:
     """Copy the console's approved resolutions not yet taken into the warehouse; the number taken."""
-    from sqlalchemy import select, update
+    from sqlalchemy import select
 
     from console.store.models import Resolution
 
@@ -47,8 +47,8 @@ def take_resolutions(settings: Settings, wh: Warehouse, business_date: date) -> 
     if store is None:
         return 0
     with store() as db:
-        rows = list(db.execute(select(Resolution).where(Resolution.status == "approved",
-                                                        Resolution.taken_by_run.is_(None))).scalars())
+        rows = list(db.scalars(select(Resolution).where(Resolution.status == "approved",
+                                                        Resolution.taken_by_run.is_(None))))
         if not rows:
             return 0
         with wh.transaction():
@@ -59,15 +59,15 @@ def take_resolutions(settings: Settings, wh: Warehouse, business_date: date) -> 
                             "b": r.approved_by and f"{r.requested_by} ({r.approved_by})" or r.requested_by,
                             "w": f"{r.reason_code}: {r.text}", "t": r.approved_at or r.requested_at,
                             "e": r.effective_date})
-        db.execute(update(Resolution).where(Resolution.id.in_([r.id for r in rows]))
-                   .values(taken_by_run=business_date))
+        for r in rows:
+            r.taken_by_run = business_date
         db.commit()
         return len(rows)
 
 
 def confirm_resolutions(settings: Settings, wh: Warehouse, business_date: date) -> int:
     """Mark the taken resolutions that the run of ``business_date`` applied; the number confirmed."""
-    from sqlalchemy import select, update
+    from sqlalchemy import select
 
     from console.store.models import Resolution
 
@@ -75,18 +75,18 @@ def confirm_resolutions(settings: Settings, wh: Warehouse, business_date: date) 
     if store is None:
         return 0
     with store() as db:
-        waiting = list(db.execute(select(Resolution.id, Resolution.break_key, Resolution.action).where(
+        waiting = list(db.scalars(select(Resolution).where(
             Resolution.taken_by_run.is_not(None), Resolution.confirmed_by_run.is_(None),
             Resolution.effective_date <= business_date)))
         if not waiting:
             return 0
-        keys = sorted({k for _i, k, _a in waiting})
+        keys = sorted({r.break_key for r in waiting})
         state = dict(wh.rows("select break_key, case when status = 'resolved' and resolution = 'manual' "
                              "then 'resolve' when status = 'open' then 'reopen' end "
                              "from break_log where business_date = $d and break_key in (select unnest($k::varchar[]))",
                              {"d": business_date, "k": keys}))
-        done = [i for i, k, a in waiting if state.get(k) == a]
-        if done:
-            db.execute(update(Resolution).where(Resolution.id.in_(done)).values(confirmed_by_run=business_date))
-            db.commit()
+        done = [r for r in waiting if state.get(r.break_key) == r.action]
+        for r in done:
+            r.confirmed_by_run = business_date
+        db.commit()
         return len(done)
