@@ -394,6 +394,7 @@ def test_grid_in_airflows_ui_shows_the_runs(deployment, landed):
             page.get_by_text("load_and_match").first.wait_for(timeout=60_000)
             for task in ("configured_sources", "reports", "publish"):
                 assert page.get_by_text(task).count() >= 1, task
+            page.wait_for_timeout(5000)  # the grid's cells draw after its labels
             page.screenshot(path=str(out))
         finally:
             browser.close()
