@@ -545,6 +545,44 @@ def create_app(settings: Settings, store: sessionmaker[Session] | None = None) -
         forms.only(ctx.fields, ("from", "to", "channel", "province", "product_type", "pay_method", "split"))
         return ctx.render("product.html.j2", **product_context(ctx, published))
 
+    # ---- the night's reports, as published (each Airflow run links to /reports/<date>/) ------
+    def _report(name: str, permission: str, media_type: str) -> None:
+        def report(ctx: Ctx) -> Response:
+            forms.only(ctx.fields, ())
+            try:
+                day = date.fromisoformat(ctx.request.path_params["day"])
+            except ValueError:
+                raise forms.BadInput("the date must be YYYY-MM-DD") from None
+            # a fixed file name under a parsed date: no path from the request reaches the disk
+            path = settings.paths.output / day.isoformat() / name
+            if not path.is_file():
+                return ctx.render("problem.html.j2", 404, status=404,
+                                  message=ctx._("No report %(name)s for %(day)s.", name=name, day=day.isoformat()))
+            disposition = {} if media_type == "text/html" else {
+                "Content-Disposition": f'attachment; filename="{day.isoformat()}-{name}"'}
+            return Response(path.read_bytes(), media_type=media_type, headers=disposition)
+
+        report.__name__ = "report_" + name.replace(".", "_")
+        page("GET", "/reports/{day}/" + name, permission)(report)
+
+    # who reads which file: as the console's own pages (product never sees a phone number)
+    for _name, _permission, _media in (
+            ("index.html", "today.view", "text/html"),
+            ("finance.html", "finance.view", "text/html"),
+            ("finance.xlsx", "finance.view", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            ("ops.html", "queue.view", "text/html"),
+            ("ops_queue.csv", "queue.export", "text/csv"),
+            ("ops_suggestions.csv", "queue.export", "text/csv"),
+            ("product.html", "product.view", "text/html"),
+            ("product.xlsx", "product.view", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            ("product_daily.csv", "product.view", "text/csv")):
+        _report(_name, _permission, _media)
+
+    @page("GET", "/reports/{day}/", "today.view")
+    def report_home(ctx: Ctx) -> Response:
+        forms.only(ctx.fields, ())
+        return redirect("index.html")
+
     # ---- audit -----------------------------------------------------------------------------
     def _audit_query(ctx: Ctx):
         from console.store.models import AuditEntry

@@ -198,3 +198,44 @@ class TestLanguage:
         page = ops.get("/queue").text
         assert "Work queue" in page and "待办队列" not in page and 'lang="en"' in page
         assert ops.post("/settings", {"locale": "fr"}).status_code == 400
+
+
+class TestPublishedReports:
+    """Each night's report files, as the night published them, behind the login (Airflow's run
+    pages link to /reports/<date>/): each file to the roles that read its console page."""
+
+    def _publish(self, settings, day="2026-11-02"):
+        folder = settings.paths.output / day
+        for name in ("index.html", "finance.html", "ops.html", "product.html", "ops_queue.csv"):
+            (folder / name).write_text(f"<p>{name} of {day}</p>", "utf-8")
+        return day
+
+    def test_each_role_reads_its_own_reports(self, as_role, site):
+        day = self._publish(site[1])
+        finance, product, ops = as_role("finance"), as_role("product"), as_role("ops")
+        assert finance.get(f"/reports/{day}/finance.html").text == f"<p>finance.html of {day}</p>"
+        assert product.get(f"/reports/{day}/product.html").status_code == 200
+        assert product.get(f"/reports/{day}/ops.html").status_code == 403  # ops' page shows phone numbers
+        assert product.get(f"/reports/{day}/finance.html").status_code == 403
+        assert ops.get(f"/reports/{day}/finance.html").status_code == 403
+        export = ops.get(f"/reports/{day}/ops_queue.csv")
+        assert export.status_code == 200 and "attachment" in export.headers["content-disposition"]
+
+    def test_the_date_folder_opens_on_its_index(self, as_role, site):
+        day = self._publish(site[1])
+        browser = as_role("product")
+        moved = browser.get(f"/reports/{day}/")
+        assert (moved.status_code, moved.headers["location"]) == (303, "index.html")
+        assert browser.get(f"/reports/{day}/index.html").text == f"<p>index.html of {day}</p>"
+
+    def test_signed_out_is_sent_to_the_login(self, as_role, site):
+        day = self._publish(site[1])
+        response = as_role(None).get(f"/reports/{day}/index.html")
+        assert response.status_code == 303 and response.headers["location"].startswith("/login")
+
+    @pytest.mark.parametrize("day", ["2026-13-01", "..", "2026-11-02%2F..%2F..", "2099-01-01"])
+    def test_a_bad_or_missing_date_changes_nothing_and_reads_nothing(self, as_role, site, day):
+        self._publish(site[1])
+        response = as_role("finance").get(f"/reports/{day}/finance.html")
+        assert response.status_code in (400, 404)
+        assert "finance.html of" not in response.text
