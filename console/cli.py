@@ -40,6 +40,18 @@ def _new_password() -> str:
     return typer.prompt("password", hide_input=True, confirmation_prompt=True)
 
 
+def _change_account(change, done: str) -> None:
+    """Run ``change(db, actor)`` on the store; an AccountError is a one-line failure."""
+    from console.auth import AccountError
+
+    with _store() as db:
+        try:
+            change(db, _actor())
+        except AccountError as exc:
+            _fail(str(exc))
+    console.print(done, highlight=False)
+
+
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="Login name.")],
@@ -48,53 +60,34 @@ def users_add(
     locale: Annotated[str, typer.Option("--locale", help="zh_CN (default) or en.")] = "zh_CN",
 ) -> None:
     """Create an account; the password is prompted."""
-    from console.auth import AccountError, add_user
+    from console.auth import add_user
 
-    with _store() as db:
-        try:
-            add_user(db, _actor(), name, role, _new_password(), display_name, locale)
-        except AccountError as exc:
-            _fail(str(exc))
-    console.print(f"added {name} ({role})", highlight=False)
+    _change_account(lambda db, actor: add_user(db, actor, name, role, _new_password(), display_name, locale),
+                    f"added {name} ({role})")
 
 
 @users_app.command("disable")
 def users_disable(name: str) -> None:
     """Disable an account and end its sessions."""
-    from console.auth import AccountError, set_disabled
+    from console.auth import set_disabled
 
-    with _store() as db:
-        try:
-            set_disabled(db, _actor(), name, True)
-        except AccountError as exc:
-            _fail(str(exc))
-    console.print(f"disabled {name}", highlight=False)
+    _change_account(lambda db, actor: set_disabled(db, actor, name, True), f"disabled {name}")
 
 
 @users_app.command("enable")
 def users_enable(name: str) -> None:
     """Enable a disabled account again."""
-    from console.auth import AccountError, set_disabled
+    from console.auth import set_disabled
 
-    with _store() as db:
-        try:
-            set_disabled(db, _actor(), name, False)
-        except AccountError as exc:
-            _fail(str(exc))
-    console.print(f"enabled {name}", highlight=False)
+    _change_account(lambda db, actor: set_disabled(db, actor, name, False), f"enabled {name}")
 
 
 @users_app.command("reset")
 def users_reset(name: str) -> None:
     """Set a new password (prompted); unlocks the account and ends its sessions."""
-    from console.auth import AccountError, reset_password
+    from console.auth import reset_password
 
-    with _store() as db:
-        try:
-            reset_password(db, _actor(), name, _new_password())
-        except AccountError as exc:
-            _fail(str(exc))
-    console.print(f"password of {name} reset", highlight=False)
+    _change_account(lambda db, actor: reset_password(db, actor, name, _new_password()), f"password of {name} reset")
 
 
 @users_app.command("list")

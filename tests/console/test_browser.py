@@ -18,13 +18,11 @@ from urllib.parse import quote
 
 import pytest
 
+from tests.chromium import chromium
 from tests.console.conftest import DAYS, PASSWORD, ROLE_USERS, first_break, run_nights, site_env
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path(os.environ.get("RECON_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync", "--disable-default-apps", "--disable-extensions"]
 SHOTS = os.environ.get("RECON_SCREENSHOTS")
 
 
@@ -63,13 +61,8 @@ def server(day_site):
 
 @pytest.fixture(scope="module")
 def browser():
-    assert CHROMIUM.exists(), f"headless Chromium not found at {CHROMIUM}: apt-get install chromium"
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 class Visit:

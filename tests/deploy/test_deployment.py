@@ -377,27 +377,21 @@ def test_late_file_for_an_earlier_date_reruns_it_and_the_later_dates(deployment,
 def test_grid_in_airflows_ui_shows_the_runs(deployment, landed):
     """The DAG's grid, opened in Chromium with the API token as the UI's cookie: every task
     shows. RECON_UPDATE_SCREENSHOTS=1 saves it as docs/screenshots/airflow-grid.png."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.reports.test_browser import ARGS, CHROMIUM
+    from tests.chromium import chromium
 
     dep = deployment
     out = Path(__file__).resolve().parents[2] / "docs" / "screenshots" / "airflow-grid.png" \
         if os.environ.get("RECON_UPDATE_SCREENSHOTS") else dep.root / "airflow-grid.png"
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            context = browser.new_context(viewport={"width": 1440, "height": 900})
-            context.add_cookies([{"name": "_token", "value": dep.api.token, "url": dep.api.base}])
-            page = context.new_page()
-            page.goto(f"{dep.api.base}/dags/{DAG}", wait_until="networkidle")
-            page.get_by_text("load_and_match").first.wait_for(timeout=60_000)
-            for task in ("configured_sources", "reports", "publish"):
-                assert page.get_by_text(task).count() >= 1, task
-            page.wait_for_timeout(5000)  # the grid's cells draw after its labels
-            page.screenshot(path=str(out))
-        finally:
-            browser.close()
+    with chromium() as browser:
+        context = browser.new_context(viewport={"width": 1440, "height": 900})
+        context.add_cookies([{"name": "_token", "value": dep.api.token, "url": dep.api.base}])
+        page = context.new_page()
+        page.goto(f"{dep.api.base}/dags/{DAG}", wait_until="networkidle")
+        page.get_by_text("load_and_match").first.wait_for(timeout=60_000)
+        for task in ("configured_sources", "reports", "publish"):
+            assert page.get_by_text(task).count() >= 1, task
+        page.wait_for_timeout(5000)  # the grid's cells draw after its labels
+        page.screenshot(path=str(out))
     assert out.stat().st_size > 10_000
 
 
@@ -416,6 +410,8 @@ def test_landing_zone_unchanged_and_read_only_to_the_deployment(deployment, land
 # -- 7. the deadline passes with a source missing -----------------------------------------------
 
 def test_deadline_passed_with_sources_missing_is_mailed(deployment, landed, smtp_sink):
+    from etl.i18n import DEFAULT_LOCALE, gettext_for
+
     dep = deployment
     t0 = time.monotonic()
     # The deadline is alerts.deadline (00:00 here) the day after the business date, counted from
@@ -426,9 +422,11 @@ def test_deadline_passed_with_sources_missing_is_mailed(deployment, landed, smtp
     business = (logical.astimezone(SHANGHAI).date() - timedelta(days=1)).isoformat()
     try:
         drop_foreign_runs(dep)
-        [mail] = smtp_sink.wait_for(lambda m: "not done by the deadline" in m["Subject"], timeout=240)
+        # the deployment speaks the default language (zh_CN): its alerts are mailed in it
+        subject = gettext_for(DEFAULT_LOCALE)("[topup-recon] {day}: not done by the deadline").format(day=business)
+        [mail] = smtp_sink.wait_for(lambda m: m["Subject"] == subject, timeout=240)
     finally:
         dep.api.patch(f"/api/v2/dags/{DAG}/dagRuns/{rid}", {"state": "failed"})
-    assert business in mail["Subject"] and mail["To"] == "recon-ops@example.com"
+    assert mail["To"] == "recon-ops@example.com"
     assert "ingest.wait_for_files" in mail.get_body().get_content()
     dep.note(f"deadline alert mailed: {time.monotonic() - t0:.0f} s")

@@ -5,28 +5,21 @@ Needs /usr/bin/chromium (`.ci/run` installs it) and the `playwright` Python pack
 only: no browser download). Missing either is a failure, not a skip."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
+from tests.chromium import chromium
+
 pytestmark = pytest.mark.browser
 
-CHROMIUM = Path(os.environ.get("RECON_CHROMIUM", "/usr/bin/chromium"))
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--no-first-run", "--disable-sync", "--disable-default-apps", "--disable-extensions"]
 PAGES = ("index", "finance", "ops", "product")
 
 
 @pytest.fixture(scope="module")
 def browser():
-    assert CHROMIUM.exists(), f"headless Chromium not found at {CHROMIUM}: apt-get install chromium"
-    from playwright.sync_api import sync_playwright  # an ImportError fails the test: pip install playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _open(browser, path: Path):
