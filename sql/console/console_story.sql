@@ -20,7 +20,8 @@ orders as (
            o.source_file, o.source_member, o.source_line, o.landing_date
     from raw_orders as o
     semi join order_ids as k on k.h = o.key_hash
-    join breaks as b on b.order_id = o.order_id
+    -- once per story, however many breaks the order has
+    join (select distinct story_id, order_id from breaks) as b on b.order_id = o.order_id
     where o.landing_date <= $run_date
 ),
 order_payments as (
@@ -67,14 +68,24 @@ credit_ids as (
     union
     select story_id, credit_id from breaks where order_id is null and credit_id is not null
 ),
+-- the credits by their own id, and the reversals by the credit they cancel: two hash joins (one
+-- join on either id would compare every billing row with every credit id)
+credit_rows as (
+    select k.story_id, c.rowid as row_id
+    from raw_billing as c join credit_ids as k on k.credit_id = c.credit_id
+    where c.landing_date <= $run_date
+    union
+    select k.story_id, c.rowid as row_id
+    from raw_billing as c join credit_ids as k on k.credit_id = c.reverses_credit_id
+    where c.landing_date <= $run_date
+),
 credits as (
     select k.story_id, 'credit' as ledger, c.order_id, null as provider, null as provider_txn_id,
            null as refund_id, c.credit_id, c.reverses_credit_id, c.result as state, c.result_code as kind,
            c.credited_at as event_at, c.amount, null as face_value, mask_msisdn(c.msisdn) as msisdn_masked,
            c.product_type as detail, c.source_file, c.source_member, c.source_line, c.landing_date
-    from raw_billing as c
-    join credit_ids as k on k.credit_id = c.credit_id or k.credit_id = c.reverses_credit_id
-    where c.landing_date <= $run_date
+    from credit_rows as k
+    join raw_billing as c on c.rowid = k.row_id
 )
 select
     $run_date::date as business_date, story_id, ledger, order_id, provider, provider_txn_id, refund_id,
