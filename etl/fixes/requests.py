@@ -269,6 +269,7 @@ def _dry_run(settings: Settings, fix: FixRequest, payload: dict) -> str:
     folder = settings.remediation.dry_run_dir
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{fix.key}.json"
+    path.touch(mode=0o600)  # what would be sent may hold a whole phone number
     path.write_text(json.dumps(payload, ensure_ascii=False, indent=2, default=str) + "\n", encoding="utf-8")
     return str(path)
 

@@ -57,3 +57,9 @@ def test_refused_lines(tmp_path, bad, message):
 def test_a_formula_in_the_reason_is_neutralised(tmp_path):
     written = write_batch([line(reason="=HYPERLINK(1)")], tmp_path, AT)
     assert read_batch(written.path)[0]["reason"] == "'=HYPERLINK(1)"
+
+
+def test_only_its_owner_reads_the_batch(tmp_path):
+    """The batch holds whole phone numbers (BOSS credits by number): no one else on the machine reads it."""
+    written = write_batch([line()], tmp_path, AT)
+    assert written.path.stat().st_mode & 0o777 == 0o600
