@@ -17,6 +17,9 @@ import pyarrow.compute as pc
 
 MAX_LINE_BYTES = 64 * 1024  # no line of any format comes near this (UnionPay's records are 610 bytes)
 _SCAN_CHUNK = 1 << 24  # bytes scanned at a time: memory for the scan stays small whatever the file
+# Staged Parquet lives one night and is read once, by the load: LZ4 writes and reads faster than
+# zstd (a 1M-order ledger's write: 0.86 s against 1.09 s on one core), and the files are not kept.
+STAGED_COMPRESSION = "lz4"
 
 
 class ParseError(Exception):

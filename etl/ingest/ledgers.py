@@ -30,8 +30,8 @@ from typing import Iterator
 import duckdb
 
 from etl import schema
-from etl.ingest.base import (ParsedFile, ParseError, check_text_file, line_blocks, parsing_connection,
-                             refuse_empty)
+from etl.ingest.base import (STAGED_COMPRESSION, ParsedFile, ParseError, check_text_file, line_blocks,
+                             parsing_connection, refuse_empty)
 from etl.privacy import mask_msisdn, mask_text
 from etl.warehouse import sql_literal
 
@@ -109,7 +109,15 @@ NOT_UTF8 = "text is not UTF-8 (the internal ledgers are UTF-8; exported as GBK?)
 
 
 def _raw(col: Column) -> str:
-    return f'nullif(trim("{col.name}"), \'\')'
+    """A column's delivered value, trimmed, null when empty: a column of ``_trimmed`` (computed
+    once per value; a time's typing reads it up to five times)."""
+    return f'"{col.name}"'
+
+
+def _trimmed(columns: tuple[Column, ...]) -> str:
+    """``raw`` with every value trimmed and an empty one null: what the typing reads."""
+    return ("(select source_line, " + ", ".join(f'nullif(trim("{c.name}"), \'\') as "{c.name}"' for c in columns)
+            + " from raw)")
 
 
 def _typed(col: Column) -> str:
@@ -380,7 +388,7 @@ def _check(con: duckdb.DuckDBPyConnection, path: Path, source: str,
             params["money_text"] = MONEY_TEXT
         which = " ".join(f"when {sql} then {i}" for i, (sql, _) in enumerate(problems))
         typing = ("select source_line, " + ", ".join(f"{_typed(c)} as {_typed_name(c)}" for c in columns)
-                  + f", case {which} end as broken_rule from raw")
+                  + f", case {which} end as broken_rule from {_trimmed(columns)}")
         with _reading_csv(path):
             if staged is None:
                 con.execute(f"create temp table checked as {typing}", params)
@@ -419,7 +427,7 @@ def _stage_typed(con: duckdb.DuckDBPyConnection, typing: str, params: dict[str, 
     guarded = f"(case when broken_rule is null then source_line else error('{BROKEN_ROW}') end)::bigint"
     try:
         con.execute(f"copy (select {_final_columns(columns, guarded)}, $source_file::varchar as source_file, "
-                    f"$file_hash::varchar as file_hash from ({typing})) to $target (format parquet, compression zstd)",
+                    f"$file_hash::varchar as file_hash from ({typing})) to $target (format parquet, compression {STAGED_COMPRESSION})",
                     {**params, "source_file": source_file, "file_hash": file_hash, "target": str(target)})
     except duckdb.Error as exc:
         if BROKEN_ROW in str(exc):

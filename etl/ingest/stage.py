@@ -24,7 +24,7 @@ import pyarrow.parquet as pq
 from etl import schema
 from etl.config import Settings
 from etl.ingest import ledgers
-from etl.ingest.base import ParsedFile, ParseError, parsing_connection
+from etl.ingest.base import STAGED_COMPRESSION, ParsedFile, ParseError, parsing_connection
 from etl.privacy import mask_text
 from etl.quarantine import QuarantinedFile, known_bad, printable, quarantine
 
@@ -176,7 +176,7 @@ def stage_file(path: Path, source: str, part: Path, source_file: str, digest: st
             rows, warnings = ledgers.stage(path, source, part, source_file, digest)
             return StagedFile(source_file, digest, rows, None, [mask_text(w) for w in warnings])
         parsed = parse_file(path, source)
-        pq.write_table(_with_lineage(parsed, source, source_file, digest), part, compression="zstd",
+        pq.write_table(_with_lineage(parsed, source, source_file, digest), part, compression=STAGED_COMPRESSION,
                        row_group_size=PARQUET_ROW_GROUP)
         return StagedFile(source_file, digest, parsed.rows.num_rows, _totals_json(parsed),
                           [mask_text(w) for w in parsed.warnings])
@@ -190,10 +190,10 @@ def _combine(parts: list[Path], target: Path, empty: pa.Schema) -> None:
     if len(parts) == 1:
         os.replace(parts[0], target)
     elif not parts:
-        pq.write_table(empty.empty_table(), target, compression="zstd")
+        pq.write_table(empty.empty_table(), target, compression=STAGED_COMPRESSION)
     else:
         with parsing_connection() as con:  # insertion order is kept: the parts' rows in file order
-            con.execute("copy (select * from read_parquet($parts)) to $target (format parquet, compression zstd)",
+            con.execute(f"copy (select * from read_parquet($parts)) to $target (format parquet, compression {STAGED_COMPRESSION})",
                         {"parts": [str(p) for p in parts], "target": str(target)})
 
 
