@@ -104,12 +104,16 @@ def sealer(settings: Settings) -> Sealer:
 def write_console_tables(settings: Settings, wh: Warehouse, business_date: date, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     wh.con.execute("create or replace temp macro mask_msisdn(msisdn) as " + MASK_SQL.format(col="msisdn"))
-    seal = sealer(settings).seal
+    # Registered for this call only and removed after: a Python function lives in the database's
+    # catalog, which every connection to it (the night's own and its readers) shares.
+    wh.con.create_function("seal_msisdn", sealer(settings).seal, ["VARCHAR"], "VARCHAR")
     try:
+        return _write(settings, wh, business_date, folder)
+    finally:
         wh.con.remove_function("seal_msisdn")
-    except Exception:  # noqa: BLE001 - not registered yet in this connection
-        pass
-    wh.con.create_function("seal_msisdn", seal, ["VARCHAR"], "VARCHAR")
+
+
+def _write(settings: Settings, wh: Warehouse, business_date: date, folder: Path) -> list[Path]:
     params = {"run_date": business_date, "search_key": hash_key(settings)}
     written = []
     for table in TABLES:

@@ -16,7 +16,7 @@ import resource
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import closing, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -246,14 +246,21 @@ def write_outputs(settings: Settings, wh: Warehouse, business_date: date, summar
     try:
         with timed(summary, "export", progress):
             write_breaks(wh, business_date, tmp)
-        with timed(summary, "console", progress):
-            write_console_tables(settings, wh, business_date, tmp / "console")
-        failpoint("mid_report")
-        if settings.reports.enabled:
-            with timed(summary, "reports", progress):
-                from reports.render import render_all
+        # The console's tables are written beside the reports, on a second connection: the
+        # reports are much Python (charts, pages, workbooks) and leave a core to DuckDB's work.
+        with ThreadPoolExecutor(max_workers=1) as beside, closing(wh.reader()) as console_wh:
+            console = beside.submit(_console_tables, settings, console_wh, business_date, tmp, summary, progress)
+            try:
+                failpoint("mid_report")
+                if settings.reports.enabled:
+                    with timed(summary, "reports", progress):
+                        from reports.render import render_all
 
-                render_all(wh, business_date, tmp, summary, locale=settings.reports.locale)
+                        render_all(wh, business_date, tmp, summary, locale=settings.reports.locale)
+            finally:
+                console_error = console.exception()  # waits: the folder is not removed under it
+            if console_error is not None:
+                raise console_error
         failpoint("before_publish")
         summary.status = "ok"
         summary.finished_at = shanghai_stamp()
@@ -266,6 +273,12 @@ def write_outputs(settings: Settings, wh: Warehouse, business_date: date, summar
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def _console_tables(settings: Settings, wh: Warehouse, business_date: date, tmp: Path, summary: RunSummary,
+                    progress: Progress | None) -> None:
+    with timed(summary, "console", progress):
+        write_console_tables(settings, wh, business_date, tmp / "console")
 
 
 def _summary_path(settings: Settings, business_date: date) -> Path:

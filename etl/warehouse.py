@@ -79,6 +79,14 @@ class Warehouse:
     def close(self) -> None:
         self.con.close()
 
+    def reader(self) -> "Warehouse":
+        """A second connection to this open database (DuckDB's cursor), for reading committed
+        rows in another thread beside this one; close it when done. Not for writing."""
+        other = object.__new__(Warehouse)
+        other.settings, other.path, other._reset_after_rollback = self.settings, self.path, False
+        other.con = self.con.cursor()
+        return other
+
     def __enter__(self) -> "Warehouse":
         return self
 
