@@ -5,7 +5,7 @@ rename and the console never opens the warehouse (which the next night may be wr
 | file | one row per | the console's |
 |---|---|---|
 | ``breaks.parquet`` | break of the date (open, and resolved that night) | today, queue, story |
-| ``story.parquet`` | ledger row behind those breaks, with its file and line | story |
+| ``story.parquet`` | ledger row behind those breaks, with its file and line (etl.console_story) | story |
 | ``orders.parquet`` | order landing on the date | search |
 | ``ids.parquet`` | transaction, refund or credit id landing on the date | search |
 | ``settlement.parquet`` | provider of the date | finance |
@@ -27,6 +27,7 @@ from pathlib import Path
 import duckdb
 
 from etl.config import Settings
+from etl.console_story import story_select
 from etl.export import sql_path
 from etl.privacy import MASK_SQL
 from etl.warehouse import Warehouse, read_sql
@@ -117,7 +118,8 @@ def _write(settings: Settings, wh: Warehouse, business_date: date, folder: Path)
     params = {"run_date": business_date, "search_key": hash_key(settings)}
     written = []
     for table in TABLES:
-        sql = read_sql(f"console/console_{table}")
+        sql = (story_select(settings, wh, business_date, params) if table == "story"
+               else read_sql(f"console/console_{table}"))
         path = folder / f"{table}.parquet"
         try:
             wh.execute(f"copy ({sql}) to {sql_path(path)} (format parquet, compression zstd)", params)
