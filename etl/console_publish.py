@@ -118,11 +118,11 @@ def _write(settings: Settings, wh: Warehouse, business_date: date, folder: Path)
     params = {"run_date": business_date, "search_key": hash_key(settings)}
     written = []
     for table in TABLES:
-        sql = (story_select(settings, wh, business_date, params) if table == "story"
-               else read_sql(f"console/console_{table}"))
+        sql, bound = (story_select(settings, wh, business_date, params) if table == "story"
+                      else (read_sql(f"console/console_{table}"), params))
         path = folder / f"{table}.parquet"
         try:
-            wh.execute(f"copy ({sql}) to {sql_path(path)} (format parquet, compression zstd)", params)
+            wh.execute(f"copy ({sql}) to {sql_path(path)} (format parquet, compression zstd)", bound)
         except duckdb.IOException as exc:  # a full or read-only disk: the CLI names the file and the cause
             full = "No space left on device" in str(exc)
             raise OSError(errno.ENOSPC if full else errno.EIO,

@@ -19,9 +19,10 @@ from pathlib import Path
 import duckdb
 
 from etl.config import Settings
-from etl.warehouse import Warehouse, read_sql, sql_literal
+from etl.warehouse import Warehouse, read_sql
 
 ORDER = "story_id, event_at, ledger, source_file, source_line"
+TOLD = "read_parquet($told_file)"  # the previous night's story.parquet
 BEFORE_ANY_ROW = date(1970, 1, 1)
 
 
@@ -42,8 +43,9 @@ def previous_story(settings: Settings, wh: Warehouse, business_date: date) -> tu
     return day, path
 
 
-def story_select(settings: Settings, wh: Warehouse, business_date: date, params: dict) -> str:
-    """Prepare the night's stories in temp tables and return the select that lists them, sorted."""
+def story_select(settings: Settings, wh: Warehouse, business_date: date, params: dict) -> tuple[str, dict]:
+    """Prepare the night's stories in temp tables; return the select that lists them, sorted, and
+    its parameters."""
     model = read_sql("console/console_story")
     wh.execute("create or replace temp table story_carried (story_id varchar)")
     wh.execute("create or replace temp table story_told_ids (story_id varchar, kind varchar, provider varchar, "
@@ -53,42 +55,44 @@ def story_select(settings: Settings, wh: Warehouse, business_date: date, params:
     told = "(select * from story_since limit 0)"
     previous = previous_story(settings, wh, business_date)
     if previous is not None:
+        params = {**params, "told_file": str(previous[1])}
         try:
-            told = _carry(wh, model, params, *previous)
+            told = _carry(wh, model, params, previous[0])
         except duckdb.Error:  # a file of another shape (an older version's): tell every story anew
-            for table in ("story_carried", "story_told_ids", "story_since"):
-                wh.execute(f"delete from {table}")
+            wh.execute("delete from story_carried")
+            wh.execute("delete from story_told_ids")
+            wh.execute("delete from story_since")
             told = "(select * from story_since limit 0)"
     wh.execute(f"create or replace temp table story_new as {model}",
                {**params, "carried": False, "rows_after": BEFORE_ANY_ROW})
     return (f"select $run_date::date as business_date, * exclude (business_date) from ("
             f"select * from {told} union all by name select * from story_since "
-            f"union all by name select * from story_new) order by {ORDER}")
+            f"union all by name select * from story_new) order by {ORDER}"), params
 
 
-def _carry(wh: Warehouse, model: str, params: dict, day: date, path: Path) -> str:
-    """Fill story_carried (the stories the file at ``path`` told that tonight's breaks still list)
-    and story_since (their rows landing after ``day``); return the select of their told rows."""
-    told = f"read_parquet({sql_literal(str(path))})"
-    wh.execute(f"insert into story_carried select distinct story_id from {told} where story_id in "
-               "(select coalesce(order_id, break_key) from break_log where business_date = $d and exported)",
-               {"d": params["run_date"]})
+def _carry(wh: Warehouse, model: str, params: dict, day: date) -> str:
+    """Fill story_carried (the stories the file ``params["told_file"]`` told that tonight's breaks
+    still list) and story_since (their rows landing after ``day``); return the select of their
+    told rows."""
+    wh.execute(f"insert into story_carried select distinct story_id from {TOLD} where story_id in "
+               "(select coalesce(order_id, break_key) from break_log where business_date = $run_date and exported)",
+               params)
     # The transactions and credits of the order's own rows it told: the full story finds a later
     # refund or reversal through them, whatever order id (or none) that row carries.
     wh.execute(f"""
         insert into story_told_ids
-        select distinct story_id, 'txn', provider, provider_txn_id from {told}
+        select distinct story_id, 'txn', provider, provider_txn_id from {TOLD}
         where ledger not in ('order', 'credit') and order_id = story_id and provider_txn_id is not null
           and story_id in (select story_id from story_carried)
         union
-        select distinct story_id, 'credit', null, credit_id from {told}
+        select distinct story_id, 'credit', null, credit_id from {TOLD}
         where ledger = 'credit' and order_id = story_id and credit_id is not null
-          and story_id in (select story_id from story_carried)""")
+          and story_id in (select story_id from story_carried)""", params)
     wh.execute(f"insert into story_since {model}", {**params, "carried": True, "rows_after": day})
     # A carried story whose new rows name a transaction or credit its told rows do not: told anew.
     wh.execute(f"""
         create or replace temp table story_relinked as
-        with told as (select * from {told} where story_id in (select story_id from story_carried)),
+        with told as (select * from {TOLD} where story_id in (select story_id from story_carried)),
         ids as (
             select story_id, provider, provider_txn_id as id from told where provider_txn_id is not null
             union select story_id, 'credit', credit_id from told where credit_id is not null
@@ -99,7 +103,7 @@ def _carry(wh: Warehouse, model: str, params: dict, day: date, path: Path) -> st
             union select story_id, 'credit', credit_id from story_since where credit_id is not null
             union select story_id, 'credit', reverses_credit_id from story_since where reverses_credit_id is not null
         )
-        select distinct story_id from (select * from new_ids except select * from ids)""")
+        select distinct story_id from (select * from new_ids except select * from ids)""", params)
     wh.execute("delete from story_carried where story_id in (select story_id from story_relinked)")
     wh.execute("delete from story_since where story_id in (select story_id from story_relinked)")
-    return f"(select * from {told} where story_id in (select story_id from story_carried))"
+    return f"(select * from {TOLD} where story_id in (select story_id from story_carried))"

@@ -34,8 +34,8 @@ def _told_anew(settings, wh: Warehouse, day: date, monkeypatch) -> list[tuple]:
     with monkeypatch.context() as m:
         m.setattr(console_story, "previous_story", lambda *_: None)
         wh.con.execute("create or replace temp macro mask_msisdn(msisdn) as msisdn")
-        select = console_story.story_select(settings, wh, day, {"run_date": day})
-    return wh.execute(f"select {COLUMNS} from ({select}) order by all", {"run_date": day}).fetchall()
+        select, params = console_story.story_select(settings, wh, day, {"run_date": day})
+    return wh.execute(f"select {COLUMNS} from ({select}) order by all", params).fetchall()
 
 
 @pytest.fixture

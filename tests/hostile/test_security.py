@@ -163,6 +163,7 @@ SQL_TEXT_ALLOWED = {
     "etl/export.py": {"BREAKS_SELECT", "sql_path(csv_path)", "sql_path(parquet_path)"},  # COPY cannot bind its path
     # the console's tables: its models from sql/console/, the masking macro's constant, COPY's path
     "etl/console_publish.py": {"MASK_SQL.format(col='msisdn')", "sql", "sql_path(path)"},
+    "etl/console_story.py": {"model", "TOLD", "told", "ORDER"},  # sql/ text and constants; the file is $told_file
     "etl/extract/database.py": {"LOCAL_TZ", "plan.from_table", "plan.updated_expr", "plan.select", "condition",
                                 "plan.amount_expr", "int(chunk_rows)"},  # plans are code; `condition` binds $n
     "etl/ingest/ledgers.py": {"_typed(c)", "_typed_name(c)", "every", "key", "repeated", "column", "col.name",
@@ -172,7 +173,9 @@ SQL_TEXT_ALLOWED = {
                               # go in as quoted string literals (sql_literal doubles every quote)
                               "sql_literal(str(source))", "columns",
                               # the typing pass and the staged Parquet it wrote, which `checked` views
-                              "typing", "_final_columns(columns, guarded)", "sql_literal(str(target))", "_typed_name(col)"},
+                              "typing", "_final_columns(columns, guarded)", "sql_literal(str(target))", "_typed_name(col)",
+                              "STAGED_COMPRESSION"},
+    "etl/ingest/stage.py": {"STAGED_COMPRESSION"},  # a constant codec name
     "etl/load.py": {"table", "c"},  # RAW_TABLE names; TOTALS_COLUMNS as $names
     # model/result table names, and a model's own SQL from sql/ (select_sql)
     "etl/match.py": {"Path(name).name", "target", "', '.join(columns)", "select", "select_sql", "model", "kind"},
