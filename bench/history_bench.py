@@ -7,6 +7,13 @@ bench/results/history-n<N>-d<D>[-keep<K>].json.
 
     python bench/history_bench.py --orders 1000000 --days 6
     python bench/history_bench.py --orders 20000 --days 15 --keep-days 5   # with retention on
+    python bench/history_bench.py --orders 1000000 --days 21 --keep-days 60 --ops-resolve-after 7
+
+The generator leaves ~4.5 % of a day's orders as breaks that nothing in the ledgers ever settles,
+so with no one working the queue it grows every night, and every night lists all of it.
+--ops-resolve-after D models ops working it: after each night (outside the night's timing), every
+break still open and first seen D or more days before is resolved with `recon resolve --file`,
+effective the next night, as an ops upload would.
 
 The one-day benchmark (run_bench.py) starts from an empty warehouse, so it cannot show this.
 """
@@ -86,6 +93,8 @@ def main() -> None:
     parser.add_argument("--note", default="", help="what the run is for, kept in the result file")
     parser.add_argument("--keep-days", type=int, default=None,
                         help="retention.keep_days for the run (default: the configured one)")
+    parser.add_argument("--ops-resolve-after", type=int, default=None, metavar="DAYS",
+                        help="after each night, resolve the breaks open DAYS or more days (recon resolve --file)")
     args = parser.parse_args()
     start = date.fromisoformat(args.start)
     last = start + timedelta(days=args.days - 1)
@@ -93,7 +102,7 @@ def main() -> None:
     landing = work / "landing"
     if not (landing / last.isoformat()).exists():
         generate(landing, start, args.days, args.orders, args.seed)
-    run_dir = work / ("run" if args.keep_days is None else f"run-keep{args.keep_days}")
+    run_dir = work / ("run" + run_suffix(args))
     shutil.rmtree(run_dir, ignore_errors=True)
     env = dict(os.environ, RECON_LANDING=str(landing), RECON_WAREHOUSE=str(run_dir / "wh.duckdb"),
                RECON_OUTPUT=str(run_dir / "out"), RECON_QUARANTINE=str(run_dir / "quarantine"),
@@ -124,6 +133,8 @@ def main() -> None:
             "archived_rows": sum(a["rows"] for a in summary.get("archived", [])),
             "warehouse": warehouse_after(run_dir / "wh.duckdb", day),
         })
+        if args.ops_resolve_after is not None:
+            nights[-1]["ops_resolved"] = ops_resolve(run_dir, env, day, args.ops_resolve_after)
         n = nights[-1]
         print(f"{day}: wall {wall:6.2f}s  cpu {cpu:6.1f}s  match {summary['timings']['match']:6.2f}s  "
               f"reports {summary['timings'].get('reports', 0):5.2f}s  console {summary['timings'].get('console', 0):5.2f}s  peak {summary.get('peak_rss_mb')} MB  "
@@ -133,13 +144,42 @@ def main() -> None:
     print(f"written {result_path(args)}")
 
 
+def ops_resolve(run_dir: Path, env: dict, day: date, after_days: int) -> dict:
+    """Ops' upload after the night: every break open ``after_days`` or more, resolved from the
+    next night on. Returns how many and the command's seconds (not part of any night)."""
+    import csv
+
+    import duckdb
+
+    with duckdb.connect(str(run_dir / "wh.duckdb"), read_only=True) as con:
+        keys = con.execute("select break_key from break_log where business_date = $d and status = 'open' "
+                           "and first_seen <= $d - $n::integer order by break_key", {"d": day, "n": after_days}).fetchall()
+    if not keys:
+        return {"breaks": 0, "seconds": 0.0}
+    upload = run_dir / "ops-resolutions.csv"
+    with upload.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["key", "why"])
+        writer.writerows([key, "worked by ops (benchmark)"] for (key,) in keys)
+    started = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "etl.cli", "resolve", "--file", str(upload), "--by", "bench.ops",
+                    "--as-of", (day + timedelta(days=1)).isoformat()],
+                   check=True, cwd=ROOT, env=env, capture_output=True)  # a line per break: not for the log
+    return {"breaks": len(keys), "seconds": round(time.perf_counter() - started, 2)}
+
+
+def run_suffix(args: argparse.Namespace) -> str:
+    return (("" if args.keep_days is None else f"-keep{args.keep_days}")
+            + ("" if args.ops_resolve_after is None else f"-ops{args.ops_resolve_after}"))
+
+
 def result_path(args: argparse.Namespace) -> Path:
-    suffix = "" if args.keep_days is None else f"-keep{args.keep_days}"
-    return args.results / f"history-n{args.orders}-d{args.days}{suffix}.json"
+    return args.results / f"history-n{args.orders}-d{args.days}{run_suffix(args)}.json"
 
 
 def write_result(args: argparse.Namespace, nights: list[dict]) -> None:
     result = {"orders_per_day": args.orders, "days": args.days, "keep_days": args.keep_days or "configured default",
+              "ops_resolve_after_days": args.ops_resolve_after,
               "note": args.note, "nights_run": len(nights),
               "machine": {"cpus": os.cpu_count(), "cpu": cpu_model()}, "nights": nights}
     out = result_path(args)

@@ -21,6 +21,7 @@ import errno
 import logging
 import os
 import secrets
+import time
 from datetime import date
 from pathlib import Path
 
@@ -121,11 +122,13 @@ def _write(settings: Settings, wh: Warehouse, business_date: date, folder: Path)
         sql, bound = (story_select(settings, wh, business_date, params) if table == "story"
                       else (read_sql(f"console/console_{table}"), params))
         path = folder / f"{table}.parquet"
+        started = time.perf_counter()
         try:
             wh.execute(f"copy ({sql}) to {sql_path(path)} (format parquet, compression zstd)", bound)
         except duckdb.IOException as exc:  # a full or read-only disk: the CLI names the file and the cause
             full = "No space left on device" in str(exc)
             raise OSError(errno.ENOSPC if full else errno.EIO,
                           os.strerror(errno.ENOSPC) if full else str(exc).splitlines()[0], str(path)) from exc
+        log.info("console %-10s %6.2fs", table, time.perf_counter() - started)
         written.append(path)
     return written

@@ -49,37 +49,57 @@ def resolutions_from_csv(path: Path) -> list[tuple[str, str]]:
     return items
 
 
-def _keys_for(wh: Warehouse, key: str, status: str) -> list[str]:
-    latest = "(select max(business_date) from break_log)"
-    if "|" in key:
-        found = wh.rows(f"select break_key from break_log where business_date = {latest} "
-                        "and break_key = $k and status = $s", {"k": key, "s": status})
-    else:
-        found = wh.rows(f"select break_key from break_log where business_date = {latest} "
-                        "and order_id = $k and status = $s order by break_key", {"k": key, "s": status})
-    return [k for (k,) in found]
+# Each item's breaks in the latest run, found for all items at once: an item with a '|' is a break
+# key, any other an order id (every break of that order, in key order).
+KEYS_FOR_ITEMS = """
+with items as (
+    select unnest($items::varchar[]) as item, generate_subscripts($items::varchar[], 1) as pos
+),
+latest as (
+    select break_key, order_id
+    from break_log
+    where business_date = (select max(business_date) from break_log) and status = $status
+)
+select i.pos, l.break_key from items as i join latest as l on l.break_key = i.item where contains(i.item, '|')
+union all
+select i.pos, l.break_key from items as i join latest as l on l.order_id = i.item where not contains(i.item, '|')
+order by pos, break_key
+"""
+
+# A reopen of a break no longer in the latest run: any key that was ever resolved.
+KEYS_EVER_RESOLVED = """
+select distinct break_key from resolutions where break_key in (select unnest($keys::varchar[]))
+"""
+
+INSERT_RESOLUTIONS = """
+insert into resolutions
+select unnest($ids::varchar[]), unnest($keys::varchar[]), $action, $by, unnest($whys::varchar[]), $at, $effective
+"""
 
 
 def resolve_breaks(settings: Settings, items: list[tuple[str, str]], by: str,
                    effective_date: date | None = None, action: str = "resolve") -> list[Resolution]:
+    """Record one resolution per break the items name, all or none: an item that names no
+    break of the latest run (for ``reopen``: no break ever resolved) fails the whole file."""
     if not by.strip():
         raise ResolveError("--by must name who resolves")
     now = shanghai_now().replace(microsecond=0)
     effective = effective_date or now.date()
     want_status = "open" if action == "resolve" else "resolved"
-    done: list[Resolution] = []
     with Warehouse(settings) as wh, wh.transaction():
-        for key, why in items:
-            keys = _keys_for(wh, key, want_status)
-            if not keys and action == "reopen":
-                keys = [k for (k,) in wh.rows("select distinct break_key from resolutions where break_key = $k",
-                                              {"k": key})]
-            if not keys:
-                raise ResolveError(f"no {want_status} break for {key!r} in the latest run")
-            for break_key in keys:
-                r = Resolution(uuid.uuid4().hex, break_key, action, by.strip(), why, now, effective)
-                wh.execute("insert into resolutions values ($i, $k, $a, $b, $w, $t, $e)",
-                           {"i": r.resolution_id, "k": r.break_key, "a": r.action, "b": r.resolved_by,
-                            "w": r.reason, "t": r.resolved_at, "e": r.effective_date})
-                done.append(r)
+        found: dict[int, list[str]] = {}
+        for pos, break_key in wh.rows(KEYS_FOR_ITEMS, {"items": [key for key, _ in items], "status": want_status}):
+            found.setdefault(pos - 1, []).append(break_key)
+        if action == "reopen":
+            ever = {k for (k,) in wh.rows(KEYS_EVER_RESOLVED, {"keys": [key for key, _ in items]})}
+            found.update({i: [key] for i, (key, _) in enumerate(items) if i not in found and key in ever})
+        missing = next((key for i, (key, _) in enumerate(items) if i not in found), None)
+        if missing is not None:
+            raise ResolveError(f"no {want_status} break for {missing!r} in the latest run")
+        done = [Resolution(uuid.uuid4().hex, break_key, action, by.strip(), why, now, effective)
+                for i, (_, why) in enumerate(items) for break_key in found[i]]
+        if done:
+            wh.execute(INSERT_RESOLUTIONS, {"ids": [r.resolution_id for r in done], "keys": [r.break_key for r in done],
+                                            "whys": [r.reason for r in done], "action": action, "by": by.strip(),
+                                            "at": now, "effective": effective})
     return done

@@ -185,7 +185,6 @@ SQL_TEXT_ALLOWED = {
                           "row_hashes.select_list(table)"},
     # raw table names and the hash expressions of row_hashes.STORED, all constants of the module
     "etl/row_hashes.py": {"STAMP", "table", "sets", "column", "expr"},
-    "etl/resolve.py": {"latest"},  # a subquery written in the code
     # ARCHIVED's table and date-column names (qualified), the select of one date's rows (bound
     # $d) and the archive file's path as a literal (COPY cannot bind it)
     "etl/retention.py": {"column", "source", "rows", "target"},

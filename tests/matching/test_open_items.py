@@ -50,6 +50,27 @@ class TestManualResolution:
             resolve_breaks(settings, [("T1", "nothing to do")], by="ops.li")
 
 
+    def test_a_file_is_recorded_whole_or_not_at_all(self, ledger, settings):
+        ledger.paid_and_credited("T1").credit("T1", at="2026-11-24 10:04:00")  # DUPLICATE_CREDIT
+        ledger.payment("GHOST", amount="5.00", txn="X1")                       # ORPHAN_PAYMENT
+        ledger.run("2026-11-24")
+        ledger.wh.close()
+        items = [("ORPHAN_PAYMENT|alipay|X1", "our test payment"), ("T1", "reversed by hand")]
+        with pytest.raises(ResolveError, match="'T9'"):
+            resolve_breaks(settings, items + [("T9", "no such order")], by="ops.li")
+        from etl.warehouse import Warehouse
+
+        with Warehouse(settings) as wh:
+            assert wh.scalar("select count(*) from resolutions") == 0
+        done = resolve_breaks(settings, items, by="ops.li", effective_date=date(2026, 11, 25))
+        assert [(r.break_key, r.reason) for r in done] == [("ORPHAN_PAYMENT|alipay|X1", "our test payment"),
+                                                           ("DUPLICATE_CREDIT|T1", "reversed by hand")]
+        with Warehouse(settings) as wh:
+            assert wh.rows("select break_key, action, resolved_by, reason from resolutions order by break_key") == [
+                ("DUPLICATE_CREDIT|T1", "resolve", "ops.li", "reversed by hand"),
+                ("ORPHAN_PAYMENT|alipay|X1", "resolve", "ops.li", "our test payment")]
+            assert len({r.resolution_id for r in done}) == 2
+
 class TestRerun:
     """Running a date twice, or dates in another order, gives the same result."""
 
