@@ -58,7 +58,11 @@ def write_breaks(wh: Warehouse, business_date: date, folder: Path) -> tuple[Path
     """Write breaks.csv and breaks.parquet into ``folder`` (a staging folder, published whole)."""
     folder.mkdir(parents=True, exist_ok=True)
     csv_path, parquet_path = folder / "breaks.csv", folder / "breaks.parquet"
-    params = {"d": business_date}
-    wh.execute(f"copy ({BREAKS_SELECT}) to {sql_path(csv_path)} (header, delimiter ',', quote '\"')", params)
-    wh.execute(f"copy ({BREAKS_SELECT}) to {sql_path(parquet_path)} (format parquet)", params)
+    # selected and sorted once, written twice: a table scan keeps the order it was written in
+    wh.execute(f"create or replace temp table breaks_export as {BREAKS_SELECT}", {"d": business_date})
+    try:
+        wh.execute(f"copy temp.main.breaks_export to {sql_path(csv_path)} (header, delimiter ',', quote '\"')")
+        wh.execute(f"copy temp.main.breaks_export to {sql_path(parquet_path)} (format parquet)")
+    finally:
+        wh.execute("drop table if exists temp.main.breaks_export")
     return csv_path, parquet_path
