@@ -115,8 +115,27 @@ def write_console_tables(settings: Settings, wh: Warehouse, business_date: date,
         wh.con.remove_function("seal_msisdn")
 
 
+def _told_seals(settings: Settings, wh: Warehouse, business_date: date) -> None:
+    """Temp table seals_told: each number's hash and sealed copy from the latest earlier night's
+    breaks.parquet (empty without one). Sealing is deterministic and the hash is keyed, so a hash
+    found there seals to the same text: only tonight's new numbers go through AES-SIV."""
+    wh.execute("create or replace temp table seals_told (msisdn_hash varchar, msisdn_sealed varchar)")
+    day = wh.scalar("select max(business_date) from run_log where status = 'ok' and business_date < $d",
+                    {"d": business_date})
+    path = None if day is None else settings.paths.output / day.isoformat() / "console" / "breaks.parquet"
+    if path is None or not path.is_file():
+        return
+    try:
+        wh.execute("insert into seals_told select msisdn_hash, min(msisdn_sealed) from read_parquet($f) "
+                   "where msisdn_hash is not null and msisdn_sealed is not null group by msisdn_hash "
+                   "having count(distinct msisdn_sealed) = 1", {"f": str(path)})
+    except duckdb.Error:  # a file of another shape (an older version's): seal every number
+        wh.execute("delete from seals_told")
+
+
 def _write(settings: Settings, wh: Warehouse, business_date: date, folder: Path) -> list[Path]:
     params = {"run_date": business_date, "search_key": hash_key(settings)}
+    _told_seals(settings, wh, business_date)
     written = []
     for table in TABLES:
         sql, bound = (story_select(settings, wh, business_date, params) if table == "story"

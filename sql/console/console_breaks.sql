@@ -1,9 +1,11 @@
 -- console_breaks: the breaks of $run_date as the console lists them: every exported row of
 -- break_log (open, and resolved today), with the order's attributes for the queue's filters, the
 -- masked phone number for display and its keyed hash for a whole-number search (the file holds
--- no phone number), and the fallback suggestions counted.
+-- no phone number), and the fallback suggestions counted. A number's sealed copy (AES-SIV, in
+-- Python) is taken from the previous night's file when its hash is there (temp table seals_told,
+-- etl/console_publish.py): the seal is deterministic, so only the numbers new tonight are sealed.
 with breaks as (
-    select *
+    select *, case when msisdn is not null then sha256($search_key || msisdn) end as msisdn_hash
     from break_log
     where business_date = $run_date and exported
 ),
@@ -39,8 +41,8 @@ select
     b.provider_txn_id,
     b.credit_id,
     mask_msisdn(b.msisdn) as msisdn_masked,
-    case when b.msisdn is not null then sha256($search_key || b.msisdn) end as msisdn_hash,
-    seal_msisdn(b.msisdn) as msisdn_sealed,
+    b.msisdn_hash,
+    case when t.msisdn_sealed is not null then t.msisdn_sealed else seal_msisdn(b.msisdn) end as msisdn_sealed,
     b.order_amount,
     b.paid_amount,
     b.credited_amount,
@@ -62,4 +64,5 @@ select
 from breaks as b
 left join order_rows as o using (order_id)
 left join suggestions as s using (order_id)
+left join seals_told as t using (msisdn_hash)
 order by b.break_key

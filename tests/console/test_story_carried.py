@@ -97,3 +97,27 @@ def test_thirty_nights_carried_equal_the_stories_told_anew(month_run, monkeypatc
             told_anew = _told_anew(settings, wh, day, monkeypatch)
             assert len(told_anew) > 100
             assert _published(settings, day) == told_anew
+
+
+def test_a_number_sealed_the_night_before_is_not_sealed_again(night, monkeypatch):
+    """breaks.parquet's sealed numbers: taken from the previous night's file by the number's keyed
+    hash (etl/console_publish.py), so AES-SIV runs only for numbers new tonight, and the file
+    holds what sealing them anew gives."""
+    from etl import console_publish
+
+    settings, wh, ledger = night
+    ledger.order("T1", msisdn="13800000001").payment("T1")  # MISSING_CREDIT, open both nights
+    ledger.run(D1)
+    _publish(settings, wh, D1)
+    ledger.order("T2", msisdn="13800000002", at="2026-11-25 10:00:00").payment("T2", at="2026-11-25 10:00:10")
+    ledger.run(D2)
+    sealed = []
+    seal = console_publish.Sealer.seal
+    monkeypatch.setattr(console_publish.Sealer, "seal", lambda self, n: sealed.append(n) or seal(self, n))
+    _publish(settings, wh, D2)
+    assert set(sealed) == {"13800000002"}  # T1's number is not sealed again
+    path = settings.paths.output / D2.isoformat() / "console" / "breaks.parquet"
+    rows = duckdb.connect().execute(f"select order_id, msisdn_sealed from read_parquet('{path}') order by 1").fetchall()
+    opener = console_publish.sealer(settings)
+    assert {(o, opener.open(s)) for o, s in rows} == {("T1", "13800000001"), ("T2", "13800000002")}
+    assert {s for o, s in rows if o == "T1"} == {seal(opener, "13800000001")}
