@@ -57,14 +57,18 @@ def story_select(settings: Settings, wh: Warehouse, business_date: date, params:
     if previous is not None:
         params = {**params, "told_file": str(previous[1])}
         try:
-            told = _carry(wh, model, params, previous[0])
+            with wh.joins_as_written():
+                told = _carry(wh, model, params, previous[0])
         except duckdb.Error:  # a file of another shape (an older version's): tell every story anew
             wh.execute("delete from story_carried")
             wh.execute("delete from story_told_ids")
             wh.execute("delete from story_since")
             told = "(select * from story_since limit 0)"
-    wh.execute(f"create or replace temp table story_new as {model}",
-               {**params, "carried": False, "rows_after": BEFORE_ANY_ROW})
+    # The model's hash joins build on the ids and row ids it found (written on the right): left
+    # to its estimates, DuckDB built some on every billing row (10M orders: 5.4 s instead of 3.5).
+    with wh.joins_as_written():
+        wh.execute(f"create or replace temp table story_new as {model}",
+                   {**params, "carried": False, "rows_after": BEFORE_ANY_ROW})
     return (f"select $run_date::date as business_date, * exclude (business_date) from ("
             f"select * from {told} union all by name select * from story_since "
             f"union all by name select * from story_new) order by {ORDER}"), params

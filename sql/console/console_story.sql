@@ -87,8 +87,8 @@ credit_ids as (
 -- the credits by their own id (found by its stored hash first), and the reversals by the credit
 -- they cancel: two hash joins (one join on either id would compare every billing row with every
 -- credit id). Both find row ids on a few narrow columns; the rows themselves are read once, by
--- those ids (reading every column of 20M billing rows per branch cost ~2 s each). A row found
--- by both is told once.
+-- those ids (reading every column of 20M billing rows per branch cost ~2 s each). Every hash
+-- join builds on its right side (etl/console_story.py). A row found by both is told once.
 credit_hits as (
     select k.story_id, c.rowid as row_id
     from raw_billing as c
