@@ -32,7 +32,8 @@ def parameters(business_date: date) -> dict[str, Any]:
 # Marts that read another mart, which must be built first.
 DEPENDS_ON = {
     "mart_product_daily": ("mart_order_days",),
-    "mart_product_late_vs_ontime": ("mart_order_days",),
+    "mart_product_late_vs_ontime": ("mart_order_days", "mart_survey_orders"),
+    "mart_product_satisfaction": ("mart_survey_orders",),
     "mart_product_complaints": ("mart_order_days",),
 }
 

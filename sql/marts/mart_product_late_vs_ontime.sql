@@ -26,16 +26,13 @@ complaints as (
     qualify row_number() over (partition by ticket_id order by landing_date, source_file, source_line) = 1
 ),
 -- the orders an answer or a ticket of the week names (the week's, or older ones), each as its
--- latest evaluation of the window has it: only these are looked up, not every order of the
--- window (10M a day)
+-- latest evaluation of the window has it: only these are looked up (mart_survey_orders), not
+-- every order of the window (10M a day)
 named as materialized (
     select
         order_id,
         credit_timing(net_paid, n_credits, n_payments, delay_minutes, sla_minutes) as credit_timing
-    from order_eval
-    semi join (select order_id from surveys union select order_id from complaints) as w using (order_id)
-    where business_date between order_date and $business_date
-      and order_date between $window_start and $business_date
+    from mart_survey_orders
     qualify row_number() over (partition by order_id order by business_date desc) = 1
 ),
 answers as (

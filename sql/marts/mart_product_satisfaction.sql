@@ -12,19 +12,15 @@ with surveys as (
     qualify row_number() over (partition by response_id order by landing_date, source_file, source_line) = 1
 ),
 -- the orders the week's answers name, each once: its latest own-run evaluation of the window
--- (an order judged again after a backfill moved its order date has two). The names are read
--- from raw_surveys, not from the surveys above: a CTE read twice is materialised whole.
+-- (an order judged again after a backfill moved its order date has two), from the evaluations
+-- looked up for the week's answers and complaints (mart_survey_orders)
 orders as (
     select
         order_id,
         coalesce(channel, '(none)') as channel,
         coalesce(product_type, '(none)') as product_type
-    from order_eval
-    semi join (
-        select order_id from raw_surveys where landing_date between $week_start and $business_date
-    ) as named using (order_id)
+    from mart_survey_orders
     where business_date = order_date
-      and order_date between $window_start and $business_date
     qualify row_number() over (partition by order_id order by business_date desc) = 1
 ),
 answers as (

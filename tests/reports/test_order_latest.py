@@ -82,6 +82,7 @@ def test_an_answer_about_an_order_judged_twice_counts_once(wh):
     evaluate(wh, "A", "2026-11-24", "2026-11-24", 1)
     wh.execute("update order_eval set channel = 'app', product_type = 'call', delay_minutes = 1, sla_minutes = 30")
     answer(wh, "R1", "A", 5, "quick")
+    wh.model("marts/mart_survey_orders", parameters(DAY))  # what it reads (reports.marts.DEPENDS_ON)
     wh.model("marts/mart_product_satisfaction", parameters(DAY))
     assert wh.rows("select value, responses from mart_product_satisfaction order by dimension, value") == [
         ("app", 1), ("call", 1), ("total", 1)]
@@ -117,6 +118,7 @@ def test_an_answer_takes_the_orders_own_run_not_a_re_check_nor_a_later_run(wh):
     wh.execute("update order_eval set channel = case business_date when '2026-11-20' then 'own' "
                "when '2026-11-25' then 'recheck' else 'later' end")
     answer(wh, "R1", "A", 5, "quick")
+    wh.model("marts/mart_survey_orders", parameters(DAY))  # what it reads (reports.marts.DEPENDS_ON)
     wh.model("marts/mart_product_satisfaction", parameters(DAY))
     assert ("channel", "own", 1) in wh.rows("select dimension, value, responses from mart_product_satisfaction")
     wh.model("marts/mart_product_comments", parameters(DAY))
