@@ -28,7 +28,7 @@ from pathlib import Path
 import duckdb
 
 from etl.config import Settings
-from etl.console_story import story_select
+from etl.console_story import published_before, story_select
 from etl.export import sql_path
 from etl.privacy import MASK_SQL
 from etl.warehouse import Warehouse, read_sql
@@ -120,15 +120,13 @@ def _told_seals(settings: Settings, wh: Warehouse, business_date: date) -> None:
     breaks.parquet (empty without one). Sealing is deterministic and the hash is keyed, so a hash
     found there seals to the same text: only tonight's new numbers go through AES-SIV."""
     wh.execute("create or replace temp table seals_told (msisdn_hash varchar, msisdn_sealed varchar)")
-    day = wh.scalar("select max(business_date) from run_log where status = 'ok' and business_date < $d",
-                    {"d": business_date})
-    path = None if day is None else settings.paths.output / day.isoformat() / "console" / "breaks.parquet"
-    if path is None or not path.is_file():
+    night = published_before(settings, wh, business_date, "breaks.parquet")
+    if night is None:
         return
     try:
         wh.execute("insert into seals_told select msisdn_hash, min(msisdn_sealed) from read_parquet($f) "
                    "where msisdn_hash is not null and msisdn_sealed is not null group by msisdn_hash "
-                   "having count(distinct msisdn_sealed) = 1", {"f": str(path)})
+                   "having count(distinct msisdn_sealed) = 1", {"f": str(night[2])})
     except duckdb.Error:  # a file of another shape (an older version's): seal every number
         wh.execute("delete from seals_told")
 

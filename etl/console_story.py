@@ -13,7 +13,7 @@ it was written. A row archived since a story was told stays in it.
 """
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -26,17 +26,25 @@ TOLD = "read_parquet($told_file)"  # the previous night's story.parquet
 BEFORE_ANY_ROW = date(1970, 1, 1)
 
 
+def published_before(settings: Settings, wh: Warehouse, business_date: date,
+                     name: str) -> tuple[date, datetime | None, Path] | None:
+    """(date, finished_at, file) of the latest completed night before ``business_date`` and its
+    published console file ``name``; None when there is no such night or the file is not there."""
+    row = wh.execute("select business_date, finished_at from run_log where status = 'ok' and business_date < $d "
+                     "order by business_date desc limit 1", {"d": business_date}).fetchone()
+    if row is None:
+        return None
+    path = settings.paths.output / row[0].isoformat() / "console" / name
+    return (row[0], row[1], path) if path.is_file() else None
+
+
 def previous_story(settings: Settings, wh: Warehouse, business_date: date) -> tuple[date, Path] | None:
     """(date, file) of the latest night before ``business_date`` whose published stories still
     hold: its run completed, its file is there, and no date up to it was loaded again since."""
-    row = wh.execute("select business_date, finished_at from run_log where status = 'ok' and business_date < $d "
-                     "order by business_date desc limit 1", {"d": business_date}).fetchone()
-    if row is None or row[1] is None:
+    night = published_before(settings, wh, business_date, "story.parquet")
+    if night is None or night[1] is None:
         return None
-    day, finished = row
-    path = settings.paths.output / day.isoformat() / "console" / "story.parquet"
-    if not path.is_file():
-        return None
+    day, finished, path = night
     if wh.scalar("select exists (select 1 from loaded_files where landing_date <= $d and loaded_at > $f)",
                  {"d": day, "f": finished}):
         return None

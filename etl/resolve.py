@@ -86,20 +86,22 @@ def resolve_breaks(settings: Settings, items: list[tuple[str, str]], by: str,
     now = shanghai_now().replace(microsecond=0)
     effective = effective_date or now.date()
     want_status = "open" if action == "resolve" else "resolved"
+    named = [key for key, _ in items]
+    who = by.strip()
     with Warehouse(settings) as wh, wh.transaction():
         found: dict[int, list[str]] = {}
-        for pos, break_key in wh.rows(KEYS_FOR_ITEMS, {"items": [key for key, _ in items], "status": want_status}):
+        for pos, break_key in wh.rows(KEYS_FOR_ITEMS, {"items": named, "status": want_status}):
             found.setdefault(pos - 1, []).append(break_key)
         if action == "reopen":
-            ever = {k for (k,) in wh.rows(KEYS_EVER_RESOLVED, {"keys": [key for key, _ in items]})}
-            found.update({i: [key] for i, (key, _) in enumerate(items) if i not in found and key in ever})
-        missing = next((key for i, (key, _) in enumerate(items) if i not in found), None)
+            ever = {k for (k,) in wh.rows(KEYS_EVER_RESOLVED, {"keys": named})}
+            found.update({i: [key] for i, key in enumerate(named) if i not in found and key in ever})
+        missing = next((key for i, key in enumerate(named) if i not in found), None)
         if missing is not None:
             raise ResolveError(f"no {want_status} break for {missing!r} in the latest run")
-        done = [Resolution(uuid.uuid4().hex, break_key, action, by.strip(), why, now, effective)
+        done = [Resolution(uuid.uuid4().hex, break_key, action, who, why, now, effective)
                 for i, (_, why) in enumerate(items) for break_key in found[i]]
         if done:
             wh.execute(INSERT_RESOLUTIONS, {"ids": [r.resolution_id for r in done], "keys": [r.break_key for r in done],
-                                            "whys": [r.reason for r in done], "action": action, "by": by.strip(),
+                                            "whys": [r.reason for r in done], "action": action, "by": who,
                                             "at": now, "effective": effective})
     return done
