@@ -188,3 +188,25 @@ def test_a_provider_statement_is_staged_in_row_groups_the_load_can_share_out(sma
     assert metadata.num_rows > 100
     assert metadata.num_row_groups == -(-metadata.num_rows // 50)
     assert all(metadata.row_group(i).num_rows <= 50 for i in range(metadata.num_row_groups))
+
+
+def test_a_ledger_value_is_staged_without_the_spaces_around_it(tmp_path):
+    """Exports pad values (fixed-width tools, a full-width space typed in Excel): an order is the
+    same order, a province the same province, with or without them. Spaces inside a value stay,
+    and a value of spaces only is no value."""
+    path = tmp_path / "orders.csv"
+    path.write_text(
+        "order_id,created_at,msisdn,province,channel,product_type,product_code,face_value,pay_amount,"
+        "pay_method,status,updated_at\n"
+        '" T1 ",2026-11-01T10:00:00+08:00, 13800000000 ,\u3000BJ\u3000,web ,call_credit,CC 50, 50.00 ,50.00,'
+        "alipay,paid,\n"
+        "T2,2026-11-01T10:05:00,13800000001,   ,app,data,\u00a0D1\u00a0,10.00,10.00,wechatpay,credited,\n",
+        "utf-8")
+    target = tmp_path / "orders.parquet"
+    rows, warnings = ledgers.stage(path, "orders", target, "orders.csv", "h")
+    got = pq.read_table(target).select(["order_id", "msisdn", "province", "channel", "product_code",
+                                        "face_value"]).to_pylist()
+    assert (rows, warnings) == (2, [])
+    assert [(r["order_id"], r["msisdn"], r["province"], r["channel"], r["product_code"], str(r["face_value"]))
+            for r in got] == [("T1", "13800000000", "BJ", "web", "CC 50", "50.00"),
+                              ("T2", "13800000001", None, "app", "D1", "10.00")]
