@@ -2,7 +2,8 @@
 header, or Parquet with the same columns (shared/spec/landing.md).
 
 Before DuckDB sees a CSV its bytes are checked (empty, NUL bytes, over-long lines, UTF-8) and
-a file mixing CRLF and LF line ends is normalised to LF. The header is read here, so DuckDB
+a file mixing CRLF and LF line ends is normalised to LF. Values are trimmed as they are typed,
+unless the file holds no space and no non-ASCII byte (nothing to trim). The header is read here, so DuckDB
 is told the columns instead of guessing: a sniffer that guesses may skip lines it finds odd,
 and a row must never disappear that way. Every row then must have the header's width.
 
@@ -114,9 +115,12 @@ def _raw(col: Column) -> str:
     return f'"{col.name}"'
 
 
-def _trimmed(columns: tuple[Column, ...]) -> str:
-    """``raw`` with every value trimmed and an empty one null: what the typing reads."""
-    return ("(select source_line, " + ", ".join(f'nullif(trim("{c.name}"), \'\') as "{c.name}"' for c in columns)
+def _trimmed(columns: tuple[Column, ...], trim: bool = True) -> str:
+    """``raw`` with every value trimmed and an empty one null: what the typing reads. Without
+    ``trim`` (the file holds no space and no non-ASCII byte, so trimming would change nothing)
+    only an empty value is made null."""
+    value = "nullif(trim({}), '')" if trim else "nullif({}, '')"
+    return ("(select source_line, " + ", ".join(value.format(f'"{c.name}"') + f' as "{c.name}"' for c in columns)
             + " from raw)")
 
 
@@ -195,12 +199,13 @@ def _kept(names: list[str], wanted: list[str]) -> str:
 
 
 def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str],
-              wanted: list[str]) -> tuple[list[str] | None, Path | None]:
+              wanted: list[str]) -> tuple[list[str] | None, Path | None, bool]:
     """``raw``: the file's columns we read, as delivered (text), and each row's ``source_line``.
     A CSV's ``raw`` is a view over the file: the one pass that types and checks every row reads
     it, and only an error message or a repeated key reads it again (materialising 10M rows of
-    text cost seconds). Returns a CSV's header, and the normalised copy of the file that
-    ``raw`` reads if one was made: the caller deletes it once ``raw`` is no longer read."""
+    text cost seconds). Returns a CSV's header, the normalised copy of the file that ``raw``
+    reads if one was made (the caller deletes it once ``raw`` is no longer read), and whether
+    a value may need trimming."""
     if WILDCARD.search(path.name):
         raise ParseError(path, None, "the file name holds one of * ? [ ] { }: DuckDB reads such a name "
                          "as a pattern, and would read other files by it")
@@ -213,7 +218,7 @@ def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str],
             raise  # the machine's limit, not the file's fault: the run fails, the file stays
         except duckdb.Error as exc:
             raise ParseError(path, None, f"unreadable Parquet: {str(exc).splitlines()[0]}") from exc
-        return None, None
+        return None, None, True
     shape, header = check_text_file(path, NOT_UTF8)  # in blocks: the file is never held in memory
     names = _header(path, header)
     _refuse_missing(path, needed, set(names))
@@ -245,7 +250,7 @@ def _read_raw(con: duckdb.DuckDBPyConnection, path: Path, needed: list[str],
         if normalised is not None:
             normalised.unlink(missing_ok=True)
         raise
-    return names, normalised
+    return names, normalised, not shape.nothing_to_trim
 
 
 @contextmanager
@@ -367,7 +372,7 @@ def _check(con: duckdb.DuckDBPyConnection, path: Path, source: str,
     warnings: list[str] = []
     con.execute("set TimeZone = 'Asia/Shanghai'")
     needed = [c.name for c in columns if c.required or source in ("orders", "billing")]
-    header, normalised = _read_raw(con, path, needed, [c.name for c in columns])
+    header, normalised, padded = _read_raw(con, path, needed, [c.name for c in columns])
     try:
         present = dict(con.execute(
             "select column_name, data_type from duckdb_columns() where table_name = 'raw'").fetchall())
@@ -388,7 +393,7 @@ def _check(con: duckdb.DuckDBPyConnection, path: Path, source: str,
             params["money_text"] = MONEY_TEXT
         which = " ".join(f"when {sql} then {i}" for i, (sql, _) in enumerate(problems))
         typing = ("select source_line, " + ", ".join(f"{_typed(c)} as {_typed_name(c)}" for c in columns)
-                  + f", case {which} end as broken_rule from {_trimmed(columns)}")
+                  + f", case {which} end as broken_rule from {_trimmed(columns, padded)}")
         with _reading_csv(path):
             if staged is None:
                 con.execute(f"create temp table checked as {typing}", params)

@@ -210,3 +210,25 @@ def test_a_ledger_value_is_staged_without_the_spaces_around_it(tmp_path):
     assert [(r["order_id"], r["msisdn"], r["province"], r["channel"], r["product_code"], str(r["face_value"]))
             for r in got] == [("T1", "13800000000", "BJ", "web", "CC 50", "50.00"),
                               ("T2", "13800000001", None, "app", "D1", "10.00")]
+
+
+def test_a_ledger_with_nothing_to_trim_stages_as_if_every_value_were_trimmed(tmp_path, monkeypatch):
+    """A file with no space and no non-ASCII byte skips the trim (base.TextShape.nothing_to_trim):
+    its rows must be what trimming gives, control characters at a value's edges and quoted empty
+    values included (trim drops spaces, Unicode's among them, and nothing else)."""
+    path = tmp_path / "orders.csv"
+    path.write_bytes(
+        b"order_id,created_at,msisdn,province,channel,product_type,product_code,face_value,pay_amount,"
+        b"pay_method,status,updated_at\n"
+        b'T1,2026-11-01T10:00:00+08:00,13800000000,\tBJ\t,web,call_credit,"",50.00,50.00,alipay,paid,\n'
+        b"T2,2026-11-01T10:05:00,13800000001,\x0bSH\x0c,app,data,D1\t,10.00,10.00,wechatpay,credited,\n")
+    asked: list[bool] = []
+    trimmed = ledgers._trimmed
+    monkeypatch.setattr(ledgers, "_trimmed", lambda columns, trim=True: asked.append(trim) or trimmed(columns, trim))
+    fast, slow = tmp_path / "fast.parquet", tmp_path / "slow.parquet"
+    assert ledgers.stage(path, "orders", fast, "orders.csv", "h")[0] == 2
+    monkeypatch.setattr(ledgers, "_trimmed", lambda columns, trim=True: asked.append(trim) or trimmed(columns, True))
+    ledgers.stage(path, "orders", slow, "orders.csv", "h")
+    assert asked == [False, False]  # both passes were offered the fast path; the second trimmed anyway
+    assert pq.read_table(fast).equals(pq.read_table(slow))
+    assert pq.read_table(fast).column("product_code").to_pylist() == [None, "D1\t"]

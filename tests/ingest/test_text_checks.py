@@ -14,7 +14,7 @@ from etl.ingest import base
 from etl.ingest.base import MAX_LINE_BYTES, ParseError, TextShape, check_text, check_text_file, check_utf8
 
 CAUSE = "text is not UTF-8"
-PIECES = [b"a", b"1,", b'"', "é".encode(), "中".encode(), "😀".encode(), b"\r", b"\n", b"\r\n", b"\n",
+PIECES = [b"a", b"1,", b" ", b'"', "é".encode(), "中".encode(), "😀".encode(), b"\r", b"\n", b"\r\n", b"\n",
           b"\x00", b"\xff", "中".encode()[:2], b"z" * (MAX_LINE_BYTES // 3)]  # a few of them make a line too long
 
 
@@ -25,7 +25,7 @@ def whole_file(path: Path) -> tuple[TextShape, bytes] | str:
         check_utf8(path, data, None, CAUSE)
     except ParseError as error:
         return str(error)
-    return TextShape(data.count(b"\n"), data.count(b"\r\n")), data.split(b"\n", 1)[0]
+    return TextShape(data.count(b"\n"), data.count(b"\r\n"), data.isascii() and b" " not in data), data.split(b"\n", 1)[0]
 
 
 def in_blocks(path: Path) -> tuple[TextShape, bytes] | str:
