@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 from etl.config import Settings, shanghai_now
-from etl.ingest.stage import SourceManifest
+from etl.ingest.stage import SourceManifest, StagedFile
 from etl.quarantine import QuarantinedFile, quarantine
 from etl.redelivery import insert_flagged
 from etl.warehouse import Warehouse
@@ -47,6 +47,7 @@ def load_date(wh: Warehouse, settings: Settings, landing_date: date, manifests: 
     result = LoadResult()
     params = {"d": landing_date}
     staged_rows: dict[str, list[tuple[str, dict]]] = {}  # raw table → (select, parameters) per staged Parquet
+    files_of: dict[str, list[StagedFile]] = {}  # raw table → the accepted files its new rows come from
     with wh.transaction():
         for table in sorted(set(RAW_TABLE.values())) + ["loaded_files", "statement_totals"]:
             wh.execute(f"delete from {table} where landing_date = $d", params)
@@ -76,6 +77,7 @@ def load_date(wh: Warehouse, settings: Settings, landing_date: date, manifests: 
                         {"d": landing_date, "s": manifest.source, "f": staged.source_file,
                          "h": staged.file_hash, **{c: staged.totals.get(c) for c in TOTALS_COLUMNS}})
                 accepted.append(staged.source_file)
+                files_of.setdefault(RAW_TABLE[manifest.source], []).append(staged)
                 result.loaded.append((manifest.source, staged.source_file, staged.rows))
             if accepted:
                 selects = staged_rows.setdefault(RAW_TABLE[manifest.source], [])
@@ -92,7 +94,10 @@ def load_date(wh: Warehouse, settings: Settings, landing_date: date, manifests: 
         # statement rows in one probe of them, not one each.
         for table, selects in staged_rows.items():
             rows_sql = " union all ".join(f"({rows})" for rows, _ in selects)
-            insert_flagged(wh, table, rows_sql, {"d": landing_date, **{k: v for _, b in selects for k, v in b.items()}})
+            # One file whose parse found every key on one row holds no repeats of its own.
+            one_unique = len(files_of[table]) == 1 and files_of[table][0].keys_unique
+            insert_flagged(wh, table, rows_sql, {"d": landing_date, **{k: v for _, b in selects for k, v in b.items()}},
+                           keys_unique=one_unique)
         _record_withdrawn_orders(wh, landing_date)
         for q in result.duplicates:
             _log_quarantine(wh, q)

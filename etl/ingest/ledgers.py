@@ -291,15 +291,16 @@ def _lines(numbers: list[int]) -> str:
 
 
 def _duplicates(con: duckdb.DuckDBPyConnection, path: Path, source: str, columns: tuple[Column, ...],
-                warnings: list[str]) -> None:
+                warnings: list[str]) -> bool:
     """Copies of a row load (orders and billing copies are DUPLICATE_ROW to the matcher, the
     reports count a survey or ticket once); one key with two different rows is refused. Rows are
     compared as they load, typed and trimmed: " T1" and "T1" are one order to the matcher, so
-    they are copies when the rest agrees and a contradiction when it does not."""
+    they are copies when the rest agrees and a contradiction when it does not. Returns whether
+    every key is on one row only."""
     key, typed_key = columns[0].name, _typed_name(columns[0])
     repeated = f"select {typed_key} from checked group by 1 having count(*) > 1"
     if not con.execute(f"select exists ({repeated})").fetchall()[0][0]:
-        return
+        return True
     every = ", ".join(_typed_name(c) for c in columns)
     copies = con.execute(
         f"with versions as (select {typed_key} as k, count(*) as n, list(source_line order by source_line) as seen "
@@ -316,6 +317,7 @@ def _duplicates(con: duckdb.DuckDBPyConnection, path: Path, source: str, columns
                else f"the reports count each {key} once")
     warnings.append(f"{path.name}: {len(extra)} row(s) repeat an earlier row exactly (line {_lines(extra)}): "
                     f"loaded as delivered; {counted}")
+    return False
 
 
 def _vocabulary(con: duckdb.DuckDBPyConnection, path: Path, source: str, present: set[str],
@@ -358,9 +360,10 @@ def _final_columns(columns: tuple[Column, ...], source_line: str = "source_line:
 
 
 def _check(con: duckdb.DuckDBPyConnection, path: Path, source: str,
-           staged: tuple[Path, str, str] | None = None) -> tuple[str, list[str]]:
+           staged: tuple[Path, str, str] | None = None) -> tuple[str, list[str], bool]:
     """Read ``path`` and check every row (ParseError at the first broken rule) into table
-    ``checked``; return the select list of its rows in etl.schema's shape, and the warnings.
+    ``checked``; return the select list of its rows in etl.schema's shape, the warnings, and
+    whether every key (the ledger's first column) is on one row only.
 
     With ``staged`` (target, source_file, file_hash), the pass that types the rows writes them
     straight to the Parquet ``target`` with their lineage, and ``checked`` is a view over it:
@@ -408,7 +411,7 @@ def _check(con: duckdb.DuckDBPyConnection, path: Path, source: str,
             value = con.execute(f'select "{col.name}" from raw where source_line = $l', {"l": line}).fetchall()[0][0]
             raise ParseError(path, int(line), f"column {col.name}: bad value {_shown(col.name, value)} ({col.kind}"
                              + (", required" if col.required else "") + ")")
-        _duplicates(con, path, source, columns, warnings)
+        keys_unique = _duplicates(con, path, source, columns, warnings)
         _vocabulary(con, path, source, set(present), warnings)
         if header is None:
             con.execute("drop table raw")  # free the Parquet's copy
@@ -419,7 +422,7 @@ def _check(con: duckdb.DuckDBPyConnection, path: Path, source: str,
             normalised.unlink(missing_ok=True)
     # No `order by`: `checked` holds the rows in file order (DuckDB keeps insertion order), and
     # sorting 10M rows again would cost memory and time.
-    return _final_columns(columns), warnings
+    return _final_columns(columns), warnings, keys_unique
 
 
 def _stage_typed(con: duckdb.DuckDBPyConnection, typing: str, params: dict[str, object],
@@ -448,21 +451,22 @@ def parse(path: Path, source: str) -> ParsedFile:
     """Parse one ledger file of ``source`` into its etl.schema shape, or raise ParseError."""
     path = Path(path)
     with parsing_connection() as con:
-        select, warnings = _check(con, path, source)
+        select, warnings, _ = _check(con, path, source)
         table = con.sql(f"select {select} from checked").to_arrow_table()
     return ParsedFile(path=path, rows=table.cast(schema.SOURCE_SCHEMAS[source]), warnings=warnings)
 
 
-def stage(path: Path, source: str, target: Path, source_file: str, file_hash: str) -> tuple[int, list[str]]:
+def stage(path: Path, source: str, target: Path, source_file: str, file_hash: str) -> tuple[int, list[str], bool]:
     """``parse``, but DuckDB writes the rows and their lineage (``source_file``, ``file_hash``)
     straight to Parquet at ``target``: the rows of a 10M-line ledger are never copied into
-    Python, and the lineage is dictionary-encoded, not repeated per row. Returns (rows, warnings)."""
+    Python, and the lineage is dictionary-encoded, not repeated per row. Returns (rows,
+    warnings, whether every key is on one row only)."""
     path, target = Path(path), Path(target)
     try:
         with parsing_connection() as con:
-            _, warnings = _check(con, path, source, staged=(target, source_file, file_hash))
+            _, warnings, keys_unique = _check(con, path, source, staged=(target, source_file, file_hash))
             [(rows,)] = con.execute("select count(*) from checked").fetchall()  # the Parquet's metadata
-        return rows, warnings
+        return rows, warnings, keys_unique
     except _BrokenRow:
         target.unlink(missing_ok=True)
     except BaseException:

@@ -41,6 +41,9 @@ class StagedFile:
     rows: int
     totals: dict[str, str | int | None] | None = None
     warnings: list[str] = field(default_factory=list)
+    # No key on two of its rows (a ledger's parse knows): the load need not look for repeats
+    # among them. False where unknown (the statements), and in manifests written before.
+    keys_unique: bool = False
 
 
 @dataclass
@@ -173,8 +176,8 @@ def stage_file(path: Path, source: str, part: Path, source_file: str, digest: st
     by DuckDB itself (a 10M-row ledger never becomes an Arrow table in Python)."""
     try:
         if source in LEDGER_SOURCES:
-            rows, warnings = ledgers.stage(path, source, part, source_file, digest)
-            return StagedFile(source_file, digest, rows, None, [mask_text(w) for w in warnings])
+            rows, warnings, keys_unique = ledgers.stage(path, source, part, source_file, digest)
+            return StagedFile(source_file, digest, rows, None, [mask_text(w) for w in warnings], keys_unique)
         parsed = parse_file(path, source)
         pq.write_table(_with_lineage(parsed, source, source_file, digest), part, compression=STAGED_COMPRESSION,
                        row_group_size=PARQUET_ROW_GROUP)

@@ -68,7 +68,7 @@ class Files:
     def _stage(self, source: str) -> tuple[pa.Table, list[str]]:
         with tempfile.TemporaryDirectory() as folder:
             target = Path(folder) / "staged.parquet"
-            count, warnings = ledgers.stage(self.path(source), source, target, "lineage", "hash")
+            count, warnings, _ = ledgers.stage(self.path(source), source, target, "lineage", "hash")
             if not target.exists():
                 raise AssertionError("staging wrote no file")
             table = pq.read_table(target)

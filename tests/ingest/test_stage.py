@@ -3,6 +3,7 @@
 providers from Arrow. A file that fails leaves nothing behind, visible or hidden."""
 from __future__ import annotations
 
+import json
 import shutil
 from datetime import date
 
@@ -203,7 +204,7 @@ def test_a_ledger_value_is_staged_without_the_spaces_around_it(tmp_path):
         "T2,2026-11-01T10:05:00,13800000001,   ,app,data,\u00a0D1\u00a0,10.00,10.00,wechatpay,credited,\n",
         "utf-8")
     target = tmp_path / "orders.parquet"
-    rows, warnings = ledgers.stage(path, "orders", target, "orders.csv", "h")
+    rows, warnings, _ = ledgers.stage(path, "orders", target, "orders.csv", "h")
     got = pq.read_table(target).select(["order_id", "msisdn", "province", "channel", "product_code",
                                         "face_value"]).to_pylist()
     assert (rows, warnings) == (2, [])
@@ -232,3 +233,18 @@ def test_a_ledger_with_nothing_to_trim_stages_as_if_every_value_were_trimmed(tmp
     assert asked == [False, False]  # both passes were offered the fast path; the second trimmed anyway
     assert pq.read_table(fast).equals(pq.read_table(slow))
     assert pq.read_table(fast).column("product_code").to_pylist() == [None, "D1\t"]
+
+
+def test_the_manifest_says_whether_a_ledger_file_has_a_key_on_two_rows(small_landing, tmp_path):
+    """The load trusts it to skip looking for repeats among a file's own rows: a file holding a
+    copy of a row must say so, and a manifest written before the field existed says nothing."""
+    shutil.copytree(small_landing, tmp_path / "landing")
+    settings = load_settings(paths_env(tmp_path))
+    [whole] = list((tmp_path / "landing" / DAY.isoformat() / "billing").iterdir())
+    assert [f.keys_unique for f in stage_source(settings, DAY, "orders").files] == [True]
+    whole.write_bytes(whole.read_bytes() + whole.read_bytes().splitlines(keepends=True)[-1])  # a copy of its last row
+    manifest = stage_source(settings, DAY, "billing")
+    assert [f.keys_unique for f in manifest.files] == [False]
+    older = json.loads(stage_source(settings, DAY, "orders").to_json())
+    del older["files"][0]["keys_unique"]
+    assert stage.SourceManifest.from_json(json.dumps(older)).files[0].keys_unique is False

@@ -96,3 +96,13 @@ def test_hashes_stored_by_a_duckdb_that_hashed_differently_are_made_again(ledger
     insert_flagged(wh, "raw_billing", _rows([("C2", "2026-11-25")]), {})
     assert _flags(wh) == {"C1": {False}, "C2": {True}}
     assert wh.scalar("select count(*) from raw_billing where key_hash <> hash(credit_id)") == 0
+
+
+def test_a_file_whose_parse_found_its_keys_unique_still_finds_them_on_earlier_nights(ledger):
+    """The load skips the grouping of a file's own keys when its parse found each on one row
+    (StagedFile.keys_unique); its keys are still probed against every earlier row."""
+    wh = ledger.wh
+    insert_flagged(wh, "raw_billing", _rows([("C1", "2026-11-24"), ("C2", "2026-11-24")]), {}, keys_unique=True)
+    assert _flags(wh) == {"C1": {False}, "C2": {False}}
+    insert_flagged(wh, "raw_billing", _rows([("C1", "2026-11-25"), ("C3", "2026-11-25")]), {}, keys_unique=True)
+    assert _flags(wh) == {"C1": {True}, "C2": {False}, "C3": {False}}
