@@ -94,7 +94,8 @@ def load_date(wh: Warehouse, settings: Settings, landing_date: date, manifests: 
         # statement rows in one probe of them, not one each.
         for table, selects in staged_rows.items():
             rows_sql = " union all ".join(f"({rows})" for rows, _ in selects)
-            # One file whose parse found every key on one row holds no repeats of its own.
+            # One file whose parse found every key on one row holds no repeats of its own (the
+            # parse's key, a ledger's first column, is the table's: order_id, credit_id).
             one_unique = len(files_of[table]) == 1 and files_of[table][0].keys_unique
             insert_flagged(wh, table, rows_sql, {"d": landing_date, **{k: v for _, b in selects for k, v in b.items()}},
                            keys_unique=one_unique)

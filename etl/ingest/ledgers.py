@@ -3,9 +3,10 @@ header, or Parquet with the same columns (shared/spec/landing.md).
 
 Before DuckDB sees a CSV its bytes are checked (empty, NUL bytes, over-long lines, UTF-8) and
 a file mixing CRLF and LF line ends is normalised to LF. Values are trimmed as they are typed,
-unless the file holds no space and no non-ASCII byte (nothing to trim). The header is read here, so DuckDB
-is told the columns instead of guessing: a sniffer that guesses may skip lines it finds odd,
-and a row must never disappear that way. Every row then must have the header's width.
+unless the file holds no space and no non-ASCII byte (nothing to trim). The header is read
+here, so DuckDB is told the columns instead of guessing: a sniffer that guesses may skip lines
+it finds odd, and a row must never disappear that way. Every row then must have the header's
+width.
 
 Parsing is set-based in an in-memory DuckDB: read every field as text, then type it with
 ``try_cast`` and report the first line whose value does not fit, naming the column. Values

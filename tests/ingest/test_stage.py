@@ -248,3 +248,14 @@ def test_the_manifest_says_whether_a_ledger_file_has_a_key_on_two_rows(small_lan
     older = json.loads(stage_source(settings, DAY, "orders").to_json())
     del older["files"][0]["keys_unique"]
     assert stage.SourceManifest.from_json(json.dumps(older)).files[0].keys_unique is False
+
+
+def test_the_key_a_ledger_parse_finds_unique_is_the_key_the_load_flags_repeats_by():
+    """keys_unique lets the load skip grouping a file's key hashes: it must speak of that key."""
+    from etl.load import RAW_TABLE
+    from etl.redelivery import KEY_HASH
+
+    flagged = [s for s in stage.LEDGER_SOURCES if RAW_TABLE[s] in KEY_HASH]
+    assert flagged == ["orders", "billing"]
+    for source in flagged:
+        assert KEY_HASH[RAW_TABLE[source]] == f"hash({ledgers.LEDGERS[source][0].name})"
