@@ -29,7 +29,9 @@ from etl.export import write_breaks
 from etl.failpoints import failpoint
 from etl.fixes.confirm import confirm_fixes
 from etl.ingest.base import configure_parsing
-from etl.ingest.stage import REQUIRED_LEDGERS, SourceManifest, parse_work, read_manifest, stage_source
+from etl.ingest.schedule import parse_side_by_side
+from etl.ingest.stage import (LEDGER_SOURCES, REQUIRED_LEDGERS, SourceManifest, parse_work, read_manifest,
+                             stage_source)
 from etl.load import load_date
 from etl.match import match_date
 from etl.privacy import mask_text
@@ -177,14 +179,12 @@ def stage_all(settings: Settings, business_date: date, progress: Progress | None
     workers = max(1, settings.duckdb.threads)
     configure_parsing(_share(settings.duckdb.memory_limit, workers, PARSE_MEMORY_FLOOR_MB), 1,
                       settings.paths.staging / business_date.isoformat() / ".spill")
-    # Largest first (by the work each parse does: etl.ingest.stage.parse_work): a worker takes
-    # the next source when it is free, so the long parses start at once and the short ones fill
-    # in at the end. In the configured order the billing ledger started late and ran alone for
-    # its last ~19 s at 10M.
+    # Largest first, statements spread out (etl.ingest.schedule): in the configured order the
+    # billing ledger started late and ran alone for its last ~19 s at 10M.
     day = settings.paths.landing / business_date.isoformat()
     largest_first = sorted(sources, key=lambda s: -parse_work(day / s, s))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        staged = dict(zip(largest_first, pool.map(lambda s: stage_source(settings, business_date, s), largest_first)))
+    staged = parse_side_by_side(largest_first, lambda s: s not in LEDGER_SOURCES, workers,
+                                lambda s: stage_source(settings, business_date, s))
     manifests = [staged[s] for s in sources]
     _release_freed_memory()
     for m in manifests:
