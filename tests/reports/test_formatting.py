@@ -63,3 +63,37 @@ class TestLanguages:
     ])
     def test_both(self, function, args, zh, en):
         assert (function(*args, locale="zh_CN"), function(*args, locale="en")) == (zh, en)
+
+
+class TestPythonWritesWhatBabelWrites:
+    """zh_CN and en write their numbers with Python's own separators, so Python formats them;
+    every figure must read exactly as Babel (CLDR) writes it."""
+
+    @pytest.mark.parametrize("locale", ["zh_CN", "en"])
+    def test_same_text_as_babel(self, locale):
+        import random
+
+        from babel.numbers import format_decimal
+
+        rng = random.Random(7)
+        values = [Decimal(0), Decimal("0.005"), Decimal("999.995"), Decimal("1000"), Decimal("123456789012.345")]
+        values += [Decimal(rng.randrange(10 ** rng.randrange(1, 16))).scaleb(-rng.randrange(0, 6)) for _ in range(3000)]
+        assert fmt._plain_separators(locale)
+        for value in values:
+            for digits in (0, 1, 2, 4):
+                pattern = "#,##0" + ("." + "0" * digits if digits else "")
+                quantized = value.quantize(Decimal(1).scaleb(-digits), fmt.ROUND_HALF_UP)
+                babel = format_decimal(quantized, fmt._pattern(pattern), locale=fmt._locale(locale))
+                assert fmt._fixed(value, digits, locale) == babel, (value, digits)
+
+    def test_a_locale_with_other_separators_goes_through_babel(self, monkeypatch):
+        monkeypatch.setitem(fmt.BABEL_LOCALE, "en", "de_DE")
+        fmt._locale.cache_clear()
+        fmt._plain_separators.cache_clear()
+        try:
+            assert not fmt._plain_separators("en")
+            assert fmt.money(Decimal("1234.5"), locale="en") == "¥1.234,50"
+        finally:
+            monkeypatch.undo()
+            fmt._locale.cache_clear()
+            fmt._plain_separators.cache_clear()
