@@ -30,6 +30,15 @@ SORTS = {
     "first_seen": "first_seen {dir}, break_key",
     "provider": "provider {dir} nulls last, break_key",
 }
+DIRECTIONS = ("desc", "asc")
+# The breaks table in memory holds each row's place in every sort (its rank, numbered once when a
+# night is loaded): a page then sorts one integer, not the sort's columns and the break key (at
+# 455,000 open breaks, a random page of the queue took 31 ms of DuckDB instead of 10).
+RANK_COLUMNS = {(sort, d): f"rank_{sort}_{d}" for sort in SORTS for d in DIRECTIONS}
+RANK_LIST = ", ".join(RANK_COLUMNS.values())
+SORT_COLUMNS = "break_key, age_days, difference, break_type, first_seen, provider"  # what SORTS reads
+RANKS = ", ".join(f"row_number() over (order by {SORTS[sort].format(dir=d)}) as {column}"
+                  for (sort, d), column in RANK_COLUMNS.items())
 
 
 @dataclass
@@ -95,7 +104,14 @@ class QueueFilter:
         return " and ".join(parts), params
 
     def order_by(self) -> str:
-        return SORTS[self.sort].format(dir="desc" if self.descending else "asc")
+        """ORDER BY text over the breaks table in memory (Published.latest_breaks): the sort's rank."""
+        return RANK_COLUMNS[(self.sort, "desc" if self.descending else "asc")]
+
+    def in_table_order(self) -> bool:
+        """The queue as it opens (oldest first) is the order the table was written in, which a
+        scan and plain filters keep (DuckDB keeps insertion order): a page is read, not sorted
+        (3 ms instead of 11 at 455,000 breaks). A list of keys is a join, which may not keep it."""
+        return self.sort == "age" and self.descending and self.include_keys is None and not self.exclude_keys
 
 
 def _sla_select(sla: SlaRule, source: str = "read_parquet($breaks_file)") -> tuple[str, dict[str, Any]]:
@@ -203,8 +219,13 @@ class Published:
             with self._running:
                 cur = self._db.cursor()
                 try:
-                    cur.execute(f"create table {name} as select * from ({base}) "
-                                f"order by age_days desc, abs(difference) desc, break_key", {**params, "breaks_file": path})
+                    # the ranks are numbered on the sort columns alone, then joined by the break key
+                    # (unique in a night's file): windows over whole rows sorted every column ten
+                    # times (at 455,000 breaks 3.7 s, against 1.6)
+                    cur.execute(f"create table {name} as with b as materialized ({base}), "
+                                f"ranks as (select break_key, {RANKS} from (select {SORT_COLUMNS} from b)) "
+                                "select b.*, ranks.* exclude (break_key) from b join ranks using (break_key) "
+                                "order by age_days desc, abs(difference) desc, break_key", {**params, "breaks_file": path})
                     cur.execute(f"create index {name}_key on {name} (break_key)")
                     if self._retired:  # the table before the previous one: no page reads it any more
                         cur.execute(f"drop table if exists {self._retired}")
@@ -257,11 +278,12 @@ class Published:
         page = max(1, page)
         # the page's keys first, sorting only the sort columns (a deep page of a 500,000-row queue
         # holds offset + 50 small rows, not whole ones), then those rows by key
+        order = "" if f.in_table_order() else f" order by {f.order_by()}"
         keys = [r["break_key"] for r in self.query(
-            f"select break_key from ({base}) where {where} order by {f.order_by()} limit $limit offset $offset",
+            f"select break_key from ({base}) where {where}{order} limit $limit offset $offset",
             {**params, "limit": page_size, "offset": (page - 1) * page_size})]
         found = {r["break_key"]: r for r in self.query(
-            f"select * exclude (msisdn_hash) from {table} where break_key in (select unnest($keys::varchar[]))",
+            f"select * exclude (msisdn_hash, {RANK_LIST}) from {table} where break_key in (select unnest($keys::varchar[]))",
             {"keys": keys})} if keys else {}
         rows = [found[k] for k in keys if k in found]
         return Page(rows, int(total_row["n"]), page, page_size, day, {"amount": total_row["amount"]})
@@ -307,7 +329,8 @@ class Published:
             return None
         latest = self.latest_breaks()
         if latest is not None:  # the latest night first: it carries every open break
-            rows = self.query(f"select * from {latest[1]} where break_key = $key", {"key": break_key})
+            rows = self.query(f"select * exclude ({RANK_LIST}) from {latest[1]} where break_key = $key",
+                              {"key": break_key})
             if rows:
                 return rows[0]
         rows = self.query("select * exclude (msisdn_hash), null as sla_state from read_parquet($files) "

@@ -54,6 +54,30 @@ class TestQueue:
                                               {"p": path})]
         assert amounts == sorted(amounts, reverse=True)
 
+    @pytest.mark.parametrize("sort", ["age", "amount", "type", "first_seen", "provider"])
+    def test_every_sort_pages_as_its_order_by(self, site, sort):
+        """A page read by the sort's rank (or, as the queue opens, in the table's own order) is the
+        page the sort's ORDER BY gives, in both directions, filtered or not."""
+        from console.published import SORTS, QueueFilter
+
+        pub, path = _breaks(site[1])
+        types = [t for (t,) in duckdb.sql(f"select distinct break_type from '{path}' order by 1").fetchall()]
+        some_keys = [k for (k,) in duckdb.sql(f"select break_key from '{path}' order by break_key limit 40").fetchall()]
+        for descending in (True, False):
+            order = SORTS[sort].format(dir="desc" if descending else "asc")
+            for f, where, params in [
+                (QueueFilter(sort=sort, descending=descending), "status = 'open'", {}),
+                (QueueFilter(sort=sort, descending=descending, break_type=types[0]),
+                 "status = 'open' and break_type = $t", {"t": types[0]}),
+                (QueueFilter(sort=sort, descending=descending, include_keys=some_keys, status="all"),
+                 "break_key in (select unnest($keys::varchar[]))", {"keys": some_keys}),
+            ]:
+                expected = [r["break_key"] for r in pub.query(
+                    f"select break_key from read_parquet($p) where {where} order by {order}", {"p": path, **params})]
+                assert expected, (sort, where)
+                got = [r["break_key"] for n in range(1, 5) for r in pub.queue(f, n, 7).rows]
+                assert got == expected[:28], (sort, descending, where)
+
     def test_export_is_the_filtered_queue_and_safe_in_a_spreadsheet(self, as_role, site):
         import os
 
