@@ -61,6 +61,10 @@ class TestQueue:
         from console.published import SORTS, QueueFilter
 
         pub, path = _breaks(site[1])
+        unranked = pub.latest_breaks()[1]  # loaded, then numbered beside the pages
+        pub._numbering.join()  # the rows numbered in every sort: pages ordered by one number
+        ranked = pub.latest_breaks()[1]
+        assert ranked != unranked and ranked in pub._ranked
         types = [t for (t,) in duckdb.sql(f"select distinct break_type from '{path}' order by 1").fetchall()]
         some_keys = [k for (k,) in duckdb.sql(f"select break_key from '{path}' order by break_key limit 40").fetchall()]
         for descending in (True, False):
@@ -77,6 +81,58 @@ class TestQueue:
                 assert expected, (sort, where)
                 got = [r["break_key"] for n in range(1, 5) for r in pub.queue(f, n, 7).rows]
                 assert got == expected[:28], (sort, descending, where)
+                pub._table = (pub._table[0], unranked)  # before the numbering: ordered by the sort's columns
+                got = [r["break_key"] for n in range(1, 5) for r in pub.queue(f, n, 7).rows]
+                pub._table = (pub._table[0], ranked)
+                assert got == expected[:28], (sort, descending, where, "unranked")
+
+    def test_a_newer_night_loads_while_pages_keep_the_night_they_had(self, site):
+        import shutil
+        from datetime import timedelta
+
+        from console.published import QueueFilter
+
+        pub, _ = _breaks(site[1])
+        day, table = pub.latest_breaks()
+        newer = day + timedelta(days=1)
+        output = site[1].paths.output
+        shutil.copytree(output / day.isoformat(), output / newer.isoformat())
+        import threading
+
+        answered = []
+        with pub._load_lock:  # another request is loading the newer night: this one is not held up
+            asking = threading.Thread(target=lambda: answered.append(pub.latest_breaks()), daemon=True)
+            asking.start()
+            asking.join(10)
+            assert [d for d, _ in answered] == [day]
+        newer_day, newer_table = pub.latest_breaks()
+        assert newer_day == newer and newer_table != table
+        assert pub.queue(QueueFilter(), 1, 5).business_date == newer
+
+    def test_a_storys_other_breaks_are_its_orders_other_breaks(self, site):
+        """Found by the order id, in the table as loaded and once numbered (with its index)."""
+        import os
+
+        pub, path = _breaks(site[1])
+        # three orders with a second break each (the sample day has none)
+        duckdb.execute(f"copy (select * from '{path}' union all select * replace (break_key || '#2' as break_key) "
+                       f"from (select * from '{path}' where order_id is not null order by break_key limit 3)) "
+                       f"to '{path}.new' (format parquet)")
+        os.replace(f"{path}.new", path)
+        first = pub.latest_breaks()[1]
+        twice = pub.query("select order_id from read_parquet($p) where order_id is not null group by 1 "
+                          "having count(*) > 1 order by 1", {"p": path})
+        assert len(twice) == 3
+        pub._numbering.join()
+        ranked = pub.latest_breaks()[1]
+        assert ranked in pub._ranked
+        for table in (first, ranked):
+            pub._table = (pub._table[0], table)
+            for order_id in (r["order_id"] for r in twice):
+                rows = pub.query("select * from read_parquet($p) where order_id = $o order by break_key",
+                                 {"p": path, "o": order_id})
+                others = pub.other_breaks(rows[0])
+                assert [o["break_key"] for o in others] == [r["break_key"] for r in rows[1:]]
 
     def test_export_is_the_filtered_queue_and_safe_in_a_spreadsheet(self, as_role, site):
         import os
