@@ -31,6 +31,9 @@ SORTS = {
     "provider": "provider {dir} nulls last, break_key",
 }
 DIRECTIONS = ("desc", "asc")
+# The order the breaks table is written in: the queue as it opens, oldest first
+# (QueueFilter.in_table_order reads pages in it without sorting).
+TABLE_ORDER = SORTS["age"].format(dir="desc")
 # The breaks table in memory holds each row's place in every sort (its rank, numbered once when a
 # night is loaded): a page then sorts one integer, not the sort's columns and the break key (at
 # 455,000 open breaks, a random page of the queue took 31 ms of DuckDB instead of 10).
@@ -232,11 +235,12 @@ class Published:
             with self._running:
                 cur = self._db.cursor()
                 try:
-                    cur.execute(f"create table {name} as select * from ({base}) "
-                                f"order by age_days desc, abs(difference) desc, break_key", {**params, "breaks_file": path})
+                    cur.execute(f"create table {name} as select * from ({base}) order by {TABLE_ORDER}",
+                                {**params, "breaks_file": path})
                     cur.execute(f"create index {name}_key on {name} (break_key)")
                     for old in self._superseded:  # superseded before the table pages read now
                         cur.execute(f"drop table if exists {old}")
+                        self._ranked.discard(old)
                 finally:
                     cur.close()
             self._superseded = [self._table[1]] if self._table else []
@@ -261,7 +265,7 @@ class Published:
             try:
                 cur.execute(f"create table {ranked} as select b.*, ranks.* exclude (break_key) from {name} as b "
                             f"join (select break_key, {RANKS} from (select {SORT_COLUMNS} from {name})) as ranks "
-                            "using (break_key) order by age_days desc, abs(difference) desc, break_key")
+                            f"using (break_key) order by {TABLE_ORDER}")
                 cur.execute(f"create index {ranked}_key on {ranked} (break_key)")
                 # a story lists the order's other breaks: found by the index, not a scan (0.7 ms, 4.4)
                 cur.execute(f"create index {ranked}_order on {ranked} (order_id)")

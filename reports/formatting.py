@@ -55,11 +55,10 @@ def _locale(locale: str) -> Locale:
 
 @cache
 def _plain_separators(locale: str) -> bool:
-    """Whether CLDR writes this locale's numbers with Python's own separators (a comma every
-    three digits, a point before the decimals): zh_CN and en do."""
+    """Whether the locale's symbols are Python's own (a comma between thousands, a point before
+    the decimals): zh_CN and en's are. The grouping is our patterns' (every three digits)."""
     loc = _locale(locale)
-    return get_group_symbol(loc) == "," and get_decimal_symbol(loc) == "." and \
-        _pattern("#,##0.00").grouping == (3, 3)
+    return get_group_symbol(loc) == "," and get_decimal_symbol(loc) == "."
 
 
 def _fixed(value: Decimal, digits: int, locale: str) -> str:
