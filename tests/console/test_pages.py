@@ -189,6 +189,80 @@ class TestSearch:
         assert row["order_id"] in page and "重复支付" in page
 
 
+    def test_breaks_found_by_lookups_are_those_the_whole_query_finds(self, site):
+        """Each id a search takes, and a phone hash: the breaks found one lookup an id (by the
+        numbered table's indexes, and on the table as loaded) are the rows, in the order, that one
+        query over the night's file finds."""
+        import os
+
+        pub, path = _breaks(site[1])
+        # an order with a second break (the sample day has none), so that a search finds two
+        duckdb.execute(f"copy (select * from '{path}' union all select * replace (break_key || '#2' as break_key) "
+                       f"from (select * from '{path}' where order_id is not null and provider_txn_id is not null "
+                       f"order by break_key limit 1)) to '{path}.new' (format parquet)")
+        os.replace(f"{path}.new", path)
+        ids = pub.query("select order_id, provider_txn_id, credit_id, msisdn_hash from read_parquet($p) "
+                        "order by break_key desc limit 40", {"p": path})
+        texts = {v for r in ids for k, v in r.items() if k != "msisdn_hash" and v}
+        hashes = {r["msisdn_hash"] for r in ids if r["msisdn_hash"]}
+        assert texts and hashes
+
+        def expected(column_values):
+            return [r["break_key"] for r in pub.query(
+                "select break_key from read_parquet($p) where "
+                + " or ".join(f"{c} = ${c}" for c in column_values) + " order by first_seen desc, break_key",
+                {"p": path, **column_values})]
+
+        first = pub.latest_breaks()[1]
+        pub._numbering.join()
+        ranked = pub.latest_breaks()[1]
+        several = 0
+        for table in (first, ranked):
+            pub._table = (pub._table[0], table)
+            for text in sorted(texts):
+                got = [b["break_key"] for b in pub.search(text, None)["breaks"]]
+                assert got == expected({"order_id": text, "provider_txn_id": text, "credit_id": text}), text
+                several += len(got) > 1
+            for h in sorted(hashes):
+                assert [b["break_key"] for b in pub.search("", h)["breaks"]] == expected({"msisdn_hash": h})
+        assert several  # the order with two breaks was searched
+
+    def test_a_search_opens_only_the_dates_whose_ids_can_hold_it(self, as_role, site):
+        """Each night's orders index holds that night's order ids: a search by one reads its own
+        date's file, and still finds the order on every date published."""
+        pub, _ = _breaks(site[1])
+        files = pub.files("orders")
+        assert len(files) == 2
+        for path in files:
+            order_id = pub.scalar("select max(order_id) from read_parquet($p)", {"p": path})
+            assert pub.holding(files, "order_id", [order_id]) == [path]
+            page = as_role("ops").get("/search", params={"q": order_id}).text
+            assert order_id in page
+        assert pub.holding(files, "order_id", ["NO-SUCH-ORDER"]) == []
+
+    def test_a_replaced_or_unmeasured_file_is_read_again_or_kept(self, tmp_path):
+        """A date run again replaces its files: their ranges are read anew. A file whose footer
+        states no range (another writer) is always searched."""
+        import os
+
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        from console.published import Published
+        from console.reasons import SlaRule
+
+        pub = Published(tmp_path, SlaRule({"default": 1}, 1, 1))
+        path = str(tmp_path / "ids.parquet")
+        pq.write_table(pa.table({"id": ["A1", "A2"]}), path)
+        assert pub.holding([path], "id", ["B1"]) == []
+        pq.write_table(pa.table({"id": ["B1", "B2", "B3"]}), path + ".new")
+        os.replace(path + ".new", path)
+        assert pub.holding([path], "id", ["B1"]) == [path]
+        pq.write_table(pa.table({"id": ["C1"]}), path + ".new", write_statistics=False)
+        os.replace(path + ".new", path)
+        assert pub.holding([path], "id", ["B1"]) == [path]
+
+
 class TestStory:
     def test_every_ledger_row_with_its_file_and_line(self, as_role, site):
         row = first_break(site[1], "DUPLICATE_PAYMENT")
