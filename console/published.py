@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
@@ -158,6 +158,13 @@ class Page:
         return max(1, -(-self.total // self.page_size))
 
 
+def _within(value: str | int, lowest: str, highest: str) -> bool:
+    """Whether ``value`` lies in a footer's range, which states numbers as text."""
+    if isinstance(value, int):
+        return int(lowest) <= value <= int(highest)
+    return lowest <= value <= highest
+
+
 class Published:
     """The published outputs under ``root``: one in-memory DuckDB, a cursor per query."""
 
@@ -219,7 +226,7 @@ class Published:
         kept = []
         for path in files:
             ranges = self._row_group_ranges(path, column)
-            if ranges is None or any(lo <= v <= hi for lo, hi in ranges for v in wanted):
+            if ranges is None or any(_within(v, lo, hi) for lo, hi in ranges for v in wanted):
                 kept.append(path)
         return kept
 
@@ -458,10 +465,8 @@ class Published:
         latest = self.latest_breaks()
         source, extra = (latest[1], {}) if latest else ("read_parquet($file)", {"file": breaks_files[-1]})
         if phone_hash:
-            orders = self.query("select * exclude (msisdn_hash) from read_parquet($files) "
-                                "where msisdn_hash = $h order by created_at desc limit 200",
-                                {"files": orders_files, "h": phone_hash})
-            return {"orders": orders, "breaks": self._breaks_with(source, extra, [("msisdn_hash", phone_hash)])}
+            return {"orders": self._orders_of_phone(phone_hash),
+                    "breaks": self._breaks_with(source, extra, [("msisdn_hash", phone_hash)])}
         ids_files = self.holding(ids_files, "id", [text])
         order_ids = {r["order_id"] for r in self.query(
             "select distinct order_id from read_parquet($files) where id = $q and order_id is not null",
@@ -473,6 +478,32 @@ class Published:
                             {"files": orders_files, "ids": sorted(order_ids)}) if orders_files else []
         wanted = [("order_id", i) for i in sorted(order_ids)] + [("provider_txn_id", text), ("credit_id", text)]
         return {"orders": orders, "breaks": self._breaks_with(source, extra, wanted)}
+
+    def _orders_of_phone(self, phone_hash: str, limit: int = 200) -> list[dict[str, Any]]:
+        """The orders of a whole phone number (its keyed hash), newest first. Where a date has
+        its phone index, the orders it lists under the hash's first 64 bits are read, by their
+        ids, and their whole hash compared; a date published before the index had one scans its
+        orders' hashes."""
+        key = int(phone_hash[:16], 16)
+        indexed, scanned = [], []
+        for day in self.dates():
+            (indexed if Path(self.file(day, "phones")).exists() else scanned).append(day)
+        phones = self.holding([self.file(d, "phones") for d in indexed], "msisdn_key", [key])
+        order_ids = sorted({r["order_id"] for r in self.query(
+            "select distinct order_id from read_parquet($files) where msisdn_key = $k",
+            {"files": phones, "k": key})}) if phones else []
+        found: list[dict[str, Any]] = []
+        files = self.holding([self.file(d, "orders") for d in indexed], "order_id", order_ids) if order_ids else []
+        if files:
+            found += self.query("select * exclude (msisdn_hash) from read_parquet($files) "
+                                "where order_id in (select unnest($ids::varchar[])) and msisdn_hash = $h",
+                                {"files": files, "ids": order_ids, "h": phone_hash})
+        if scanned:
+            found += self.query("select * exclude (msisdn_hash) from read_parquet($files) where msisdn_hash = $h",
+                                {"files": [self.file(d, "orders") for d in scanned], "h": phone_hash})
+        found.sort(key=lambda r: (r["business_date"], r["order_id"]))
+        found.sort(key=lambda r: (r["created_at"] is not None, r["created_at"] or datetime.min), reverse=True)
+        return found[:limit]
 
     def _breaks_with(self, source: str, extra: dict[str, Any], wanted: list[tuple[str, str]],
                      limit: int = 200) -> list[dict[str, Any]]:

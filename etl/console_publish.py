@@ -7,6 +7,7 @@ rename and the console never opens the warehouse (which the next night may be wr
 | ``breaks.parquet`` | break of the date (open, and resolved that night) | today, queue, story |
 | ``story.parquet`` | ledger row behind those breaks, with its file and line (etl.console_story) | story |
 | ``orders.parquet`` | order landing on the date | search |
+| ``phones.parquet`` | such order with a phone number: its hash's first 64 bits, sorted | search by number |
 | ``ids.parquet`` | transaction, refund or credit id landing on the date | search |
 | ``settlement.parquet`` | provider of the date | finance |
 | ``product.parquet`` | channel × province × product × pay method of the date's orders | product |
@@ -34,7 +35,7 @@ from etl.privacy import MASK_SQL
 from etl.warehouse import Warehouse, read_sql
 
 log = logging.getLogger(__name__)
-TABLES = ("breaks", "story", "orders", "ids", "settlement", "product")
+TABLES = ("breaks", "story", "orders", "phones", "ids", "settlement", "product")
 
 
 def search_key(settings: Settings) -> str:
@@ -132,7 +133,8 @@ def _told_seals(settings: Settings, wh: Warehouse, business_date: date) -> None:
 
 
 def _write(settings: Settings, wh: Warehouse, business_date: date, folder: Path) -> list[Path]:
-    params = {"run_date": business_date, "search_key": hash_key(settings)}
+    params = {"run_date": business_date, "search_key": hash_key(settings),
+              "orders_file": str(folder / "orders.parquet")}  # the phones' index is read from it
     _told_seals(settings, wh, business_date)
     written = []
     for table in TABLES:

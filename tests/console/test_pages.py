@@ -240,6 +240,47 @@ class TestSearch:
             assert order_id in page
         assert pub.holding(files, "order_id", ["NO-SUCH-ORDER"]) == []
 
+    def test_a_phone_number_finds_by_its_index_what_a_scan_of_every_order_finds(self, site):
+        """Through each date's phone index (and without it, for a date published before it):
+        the orders whose whole hash is the number's, newest first; an order listed under the same
+        64-bit key with another number (a collision) is not one of them."""
+        import os
+
+        pub, _ = _breaks(site[1])
+        orders, phones = pub.files("orders"), pub.files("phones")
+        assert len(phones) == 2 and all(os.path.exists(p) for p in phones)
+        hashes = [r["msisdn_hash"] for r in pub.query(
+            "select msisdn_hash from read_parquet($f) group by 1 order by count(*) desc, 1 limit 5", {"f": orders})]
+
+        def scanned(h):
+            return [r["order_id"] for r in pub.query(
+                "select order_id from read_parquet($f) where msisdn_hash = $h order by created_at desc, "
+                "business_date, order_id", {"f": orders, "h": h})]
+
+        def found(h):
+            return [r["order_id"] for r in pub.search("", h)["orders"]]
+
+        assert all(scanned(h) for h in hashes)
+        for h in hashes:
+            assert found(h) == scanned(h)
+        # another order under the first number's key: found in the index, refused by its hash
+        h = hashes[0]
+        other = pub.scalar("select order_id from read_parquet($f) where msisdn_hash <> $h order by order_id limit 1",
+                           {"f": orders[0], "h": h})
+        duckdb.execute(f"copy (select * from (select * from '{phones[0]}' union all (select business_date, "
+                       f"('0x' || left('{h}', 16))::ubigint, '{other}' from '{phones[0]}' limit 1)) "
+                       f"order by msisdn_key, order_id) to '{phones[0]}.new' (format parquet)")
+        os.replace(f"{phones[0]}.new", phones[0])
+        assert other not in found(h) and found(h) == scanned(h)
+        # the index is what is read: a date whose index lists nothing yields nothing
+        duckdb.execute(f"copy (select * from '{phones[1]}' limit 0) to '{phones[1]}.new' (format parquet)")
+        os.replace(f"{phones[1]}.new", phones[1])
+        assert [found(h) for h in hashes] != [scanned(h) for h in hashes]
+        os.remove(phones[0])  # dates published before the phone index: their orders are scanned
+        os.remove(phones[1])
+        for h in hashes:
+            assert found(h) == scanned(h)
+
     def test_a_replaced_or_unmeasured_file_is_read_again_or_kept(self, tmp_path):
         """A date run again replaces its files: their ranges are read anew. A file whose footer
         states no range (another writer) is always searched."""
