@@ -481,10 +481,10 @@ class Published:
 
     def _orders_of_phone(self, phone_hash: str, limit: int = 200) -> list[dict[str, Any]]:
         """The orders of a whole phone number (its keyed hash), newest first. Where a date has
-        its phone index, the orders it lists under the hash's first 64 bits are read, by their
+        its phone index, the orders it lists under the hash's first 32 bits are read, by their
         ids, and their whole hash compared; a date published before the index had one scans its
         orders' hashes."""
-        key = int(phone_hash[:16], 16)
+        key = int(phone_hash[:8], 16)
         indexed, scanned = [], []
         for day in self.dates():
             (indexed if Path(self.file(day, "phones")).exists() else scanned).append(day)

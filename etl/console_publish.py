@@ -7,7 +7,7 @@ rename and the console never opens the warehouse (which the next night may be wr
 | ``breaks.parquet`` | break of the date (open, and resolved that night) | today, queue, story |
 | ``story.parquet`` | ledger row behind those breaks, with its file and line (etl.console_story) | story |
 | ``orders.parquet`` | order landing on the date | search |
-| ``phones.parquet`` | such order with a phone number: its hash's first 64 bits, sorted | search by number |
+| ``phones.parquet`` | such order with a phone number: its hash's first 32 bits, sorted | search by number |
 | ``ids.parquet`` | transaction, refund or credit id landing on the date | search |
 | ``settlement.parquet`` | provider of the date | finance |
 | ``product.parquet`` | channel × province × product × pay method of the date's orders | product |

@@ -243,7 +243,7 @@ class TestSearch:
     def test_a_phone_number_finds_by_its_index_what_a_scan_of_every_order_finds(self, site):
         """Through each date's phone index (and without it, for a date published before it):
         the orders whose whole hash is the number's, newest first; an order listed under the same
-        64-bit key with another number (a collision) is not one of them."""
+        32-bit key with another number (a collision) is not one of them."""
         import os
 
         pub, _ = _breaks(site[1])
@@ -268,7 +268,7 @@ class TestSearch:
         other = pub.scalar("select order_id from read_parquet($f) where msisdn_hash <> $h order by order_id limit 1",
                            {"f": orders[0], "h": h})
         duckdb.execute(f"copy (select * from (select * from '{phones[0]}' union all (select business_date, "
-                       f"('0x' || left('{h}', 16))::ubigint, '{other}' from '{phones[0]}' limit 1)) "
+                       f"('0x' || left('{h}', 8))::uinteger, '{other}' from '{phones[0]}' limit 1)) "
                        f"order by msisdn_key, order_id) to '{phones[0]}.new' (format parquet)")
         os.replace(f"{phones[0]}.new", phones[0])
         assert other not in found(h) and found(h) == scanned(h)
