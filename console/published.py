@@ -43,6 +43,10 @@ SORT_COLUMNS = "break_key, age_days, difference, break_type, first_seen, provide
 # The columns a break is looked up by (a story's other breaks, a search), each indexed in the
 # numbered table; the name of each column, as the lookup's text.
 LOOKUP_COLUMNS = {c: c for c in ("order_id", "provider_txn_id", "credit_id", "msisdn_hash")}
+MOST_LOOKUPS = 8
+# the breaks with any of several values in each lookup column (lists bound by the column's name)
+BREAKS_OF_ANY = (" or ".join(f"{c} in (select unnest(${c}::varchar[]))" for c in LOOKUP_COLUMNS)
+                 + " order by first_seen desc, break_key limit $n")
 RANKS = ", ".join(f"row_number() over (order by {SORTS[sort].format(dir=d)}) as {column}"
                   for (sort, d), column in RANK_COLUMNS.items())
 
@@ -161,7 +165,10 @@ class Page:
 def _within(value: str | int, lowest: str, highest: str) -> bool:
     """Whether ``value`` lies in a footer's range, which states numbers as text."""
     if isinstance(value, int):
-        return int(lowest) <= value <= int(highest)
+        try:
+            return int(lowest) <= value <= int(highest)
+        except ValueError:  # not a column of numbers: it may hold anything
+            return True
     return lowest <= value <= highest
 
 
@@ -215,7 +222,7 @@ class Published:
         return [self.file(d, table) for d in self.dates()
                 if (first is None or d >= first) and (last is None or d <= last)]
 
-    def holding(self, files: list[str], column: str, values: Iterable[str]) -> list[str]:
+    def holding(self, files: list[str], column: str, values: Iterable[str | int]) -> list[str]:
         """The ``files`` whose ``column`` may hold one of ``values``: those with a row group whose
         lowest and highest value, as its footer states, enclose one. A search index is sorted by
         the id it is searched by and ids carry their day (T20261124…), so a search opens the
@@ -241,11 +248,14 @@ class Published:
         cached = self._ranges.get((path, column))
         if cached is None or cached[0] != version:
             try:
-                rows = self.query("select stats_min_value as lo, stats_max_value as hi from parquet_metadata($f) "
-                                  "where path_in_schema = $c", {"f": path, "c": column})
+                rows = self.query("select path_in_schema = $c as ours, stats_min_value as lo, stats_max_value as hi "
+                                  "from parquet_metadata($f)", {"f": path, "c": column})
             except duckdb.Error:
                 return None  # replaced while read, or not Parquet: searched as it is
-            known = all(r["lo"] is not None and r["hi"] is not None for r in rows)
+            # no row group: nothing to find; row groups without the column: searched as it is
+            known = not rows or any(r["ours"] for r in rows)
+            rows = [r for r in rows if r["ours"]]
+            known = known and all(r["lo"] is not None and r["hi"] is not None for r in rows)
             cached = (version, [(r["lo"], r["hi"]) for r in rows] if known else None)
             self._ranges[(path, column)] = cached
         return cached[1]
@@ -496,11 +506,13 @@ class Published:
         files = self.holding([self.file(d, "orders") for d in indexed], "order_id", order_ids) if order_ids else []
         if files:
             found += self.query("select * exclude (msisdn_hash) from read_parquet($files) "
-                                "where order_id in (select unnest($ids::varchar[])) and msisdn_hash = $h",
-                                {"files": files, "ids": order_ids, "h": phone_hash})
-        if scanned:
-            found += self.query("select * exclude (msisdn_hash) from read_parquet($files) where msisdn_hash = $h",
-                                {"files": [self.file(d, "orders") for d in scanned], "h": phone_hash})
+                                "where order_id in (select unnest($ids::varchar[])) and msisdn_hash = $h "
+                                "order by created_at desc limit $n",
+                                {"files": files, "ids": order_ids, "h": phone_hash, "n": limit})
+        if scanned:  # each part's newest `limit` hold the newest `limit` of both
+            found += self.query("select * exclude (msisdn_hash) from read_parquet($files) where msisdn_hash = $h "
+                                "order by created_at desc limit $n",
+                                {"files": [self.file(d, "orders") for d in scanned], "h": phone_hash, "n": limit})
         found.sort(key=lambda r: (r["business_date"], r["order_id"]))
         found.sort(key=lambda r: (r["created_at"] is not None, r["created_at"] or datetime.min), reverse=True)
         return found[:limit]
@@ -509,16 +521,21 @@ class Published:
                      limit: int = 200) -> list[dict[str, Any]]:
         """The breaks of ``source`` with any of the (column, value) pairs ``wanted``, newest first:
         one lookup a pair, each by the numbered table's index on that column (a scan of every
-        break for all of them at once took ~40 ms at 326,000 breaks)."""
+        break for all of them at once took ~40 ms at 326,000 breaks), or that one scan for more
+        pairs than MOST_LOOKUPS (an id on many orders)."""
+        rows = self._rows(source, "msisdn_hash")
+        if len(wanted) > MOST_LOOKUPS:
+            values = {c: [v for column, v in wanted if column == c] for c in LOOKUP_COLUMNS}
+            return self.query(f"select {rows} from {source} where {BREAKS_OF_ANY}", {**extra, **values, "n": limit})
         found: dict[str, dict[str, Any]] = {}
-        for column, value in wanted:
-            for row in self.query(f"select {self._rows(source, 'msisdn_hash')} from {source} "
-                                  f"where {LOOKUP_COLUMNS[column]} = $v", {**extra, "v": value}):
+        for column, value in wanted:  # each lookup's newest `limit` hold the newest `limit` of all
+            for row in self.query(f"select {rows} from {source} where {LOOKUP_COLUMNS[column]} = $v "
+                                  "order by first_seen desc, break_key limit $n", {**extra, "v": value, "n": limit}):
                 found[row["break_key"]] = row
-        rows = sorted(found.values(), key=lambda r: r["break_key"])
+        ordered = sorted(found.values(), key=lambda r: r["break_key"])
         # first_seen desc, nulls last, then the break key: as the pages order them
-        rows.sort(key=lambda r: (r["first_seen"] is not None, r["first_seen"] or date.min), reverse=True)
-        return rows[:limit]
+        ordered.sort(key=lambda r: (r["first_seen"] is not None, r["first_seen"] or date.min), reverse=True)
+        return ordered[:limit]
 
     def today(self) -> dict[str, Any]:
         day = self.latest()

@@ -196,10 +196,15 @@ class TestSearch:
         import os
 
         pub, path = _breaks(site[1])
-        # an order with a second break (the sample day has none), so that a search finds two
-        duckdb.execute(f"copy (select * from '{path}' union all select * replace (break_key || '#2' as break_key) "
-                       f"from (select * from '{path}' where order_id is not null and provider_txn_id is not null "
-                       f"order by break_key limit 1)) to '{path}.new' (format parquet)")
+        # an order with a second break (the sample day has none), so that a search finds two: seen
+        # first the same day, its key sorts after the first's but its larger amount lists it first;
+        # and a break of another order with the same transaction id, whose key sorts first
+        duckdb.execute(f"copy (with one as (select * from '{path}' where order_id is not null "
+                       f"and provider_txn_id is not null and difference <> 0 order by break_key limit 1) "
+                       f"select * from '{path}' union all select * replace (break_key || '#2' as break_key, "
+                       f"cast(difference * 2 as decimal(18, 2)) as difference) from one union all "
+                       f"select * replace ('0' || break_key as break_key, 'X' || order_id as order_id) from one) "
+                       f"to '{path}.new' (format parquet)")
         os.replace(f"{path}.new", path)
         ids = pub.query("select order_id, provider_txn_id, credit_id, msisdn_hash from read_parquet($p) "
                         "order by break_key desc limit 40", {"p": path})
@@ -225,6 +230,12 @@ class TestSearch:
                 several += len(got) > 1
             for h in sorted(hashes):
                 assert [b["break_key"] for b in pub.search("", h)["breaks"]] == expected({"msisdn_hash": h})
+            # more ids than are looked up one by one (an id on many orders): one query instead
+            orders = sorted(r["order_id"] for r in ids if r["order_id"])
+            assert [b["break_key"] for b in pub._breaks_with(table, {}, [("order_id", o) for o in orders])] == [
+                r["break_key"] for r in pub.query(
+                    "select break_key from read_parquet($p) where order_id in (select unnest($o::varchar[])) "
+                    "order by first_seen desc, break_key", {"p": path, "o": orders})]
         assert several  # the order with two breaks was searched
 
     def test_a_search_opens_only_the_dates_whose_ids_can_hold_it(self, as_role, site):
@@ -283,7 +294,7 @@ class TestSearch:
 
     def test_a_replaced_or_unmeasured_file_is_read_again_or_kept(self, tmp_path):
         """A date run again replaces its files: their ranges are read anew. A file whose footer
-        states no range (another writer) is always searched."""
+        states no range (another writer), or without the column, is always searched."""
         import os
 
         import pyarrow as pa
@@ -300,6 +311,9 @@ class TestSearch:
         os.replace(path + ".new", path)
         assert pub.holding([path], "id", ["B1"]) == [path]
         pq.write_table(pa.table({"id": ["C1"]}), path + ".new", write_statistics=False)
+        os.replace(path + ".new", path)
+        assert pub.holding([path], "id", ["B1"]) == [path]
+        pq.write_table(pa.table({"other": ["C1", "C2"]}), path + ".new")  # a file of another shape
         os.replace(path + ".new", path)
         assert pub.holding([path], "id", ["B1"]) == [path]
 
