@@ -43,20 +43,20 @@ def main() -> None:
     middle = days[len(days) // 2]
     ids, orders = pub.file(middle, "ids"), pub.file(middle, "orders")
 
-    def one(sql: str, path: str) -> str:
-        return pub.scalar(sql, {"f": path})
+    def middle_row(sql: str, path: str, **params: str) -> str:
+        """The value ``sql`` selects from the middle row of ``path`` in its order."""
+        n = pub.scalar("select count(*) from (" + sql + ")", {"f": path, **params})
+        return pub.scalar(sql + " limit 1 offset $k", {"f": path, "k": n // 2, **params})
 
-    def first_id(kind: str) -> str:
-        return pub.query("select id from read_parquet($f) where kind = $k and order_id is not null "
-                         "order by id limit 1 offset 5000", {"f": ids, "k": kind})[0]["id"]
-
+    ids_of = "select id from read_parquet($f) where kind = $kind and order_id is not null order by id"
     wanted = {
-        "order id": one("select order_id from read_parquet($f) order by order_id limit 1 offset 5000", orders),
-        "transaction id": first_id("txn"),
-        "credit id": first_id("credit"),
+        "order id": middle_row("select order_id from read_parquet($f) order by order_id", orders),
+        "transaction id": middle_row(ids_of, ids, kind="txn"),
+        "credit id": middle_row(ids_of, ids, kind="credit"),
         "no such id": "NO-SUCH-ID-0000",
     }
-    phone = one("select msisdn_hash from read_parquet($f) order by order_id limit 1 offset 5000", orders)
+    phone = middle_row("select msisdn_hash from read_parquet($f) where msisdn_hash is not null order by order_id",
+                       orders)
     _, table = pub.latest_breaks()
     if pub._numbering is not None:  # the pages' own table, numbered and indexed
         pub._numbering.join()
