@@ -469,50 +469,52 @@ class Published:
     def search(self, text: str, phone_hash: str | None) -> dict[str, list[dict[str, Any]]]:
         """Orders and breaks for an order id, a provider transaction or refund id, a credit id,
         or (``phone_hash``) a whole phone number."""
-        orders_files, ids_files, breaks_files = self.files("orders"), self.files("ids"), self.files("breaks")
-        if not orders_files:
+        days = self.dates()  # listed once: every file below is one of these dates'
+        if not days:
             return {"orders": [], "breaks": []}
         latest = self.latest_breaks()
-        source, extra = (latest[1], {}) if latest else ("read_parquet($file)", {"file": breaks_files[-1]})
+        source, extra = (latest[1], {}) if latest else ("read_parquet($file)", {"file": self.file(days[-1], "breaks")})
         if phone_hash:
-            return {"orders": self._orders_of_phone(phone_hash),
+            return {"orders": self._orders_of_phone(phone_hash, days),
                     "breaks": self._breaks_with(source, extra, [("msisdn_hash", phone_hash)])}
-        ids_files = self.holding(ids_files, "id", [text])
+        ids_files = self.holding([self.file(d, "ids") for d in days], "id", [text])
         order_ids = {r["order_id"] for r in self.query(
             "select distinct order_id from read_parquet($files) where id = $q and order_id is not null",
             {"files": ids_files, "q": text})} if ids_files else set()
         order_ids.add(text)
-        orders_files = self.holding(orders_files, "order_id", order_ids)
-        orders = self.query("select * exclude (msisdn_hash) from read_parquet($files) "
-                            "where order_id in (select unnest($ids::varchar[])) order by created_at desc limit 200",
-                            {"files": orders_files, "ids": sorted(order_ids)}) if orders_files else []
+        orders_files = self.holding([self.file(d, "orders") for d in days], "order_id", order_ids)
+        orders = self._newest_orders(orders_files, "order_id in (select unnest($ids::varchar[]))",
+                                     {"ids": sorted(order_ids)})
         wanted = [("order_id", i) for i in sorted(order_ids)] + [("provider_txn_id", text), ("credit_id", text)]
         return {"orders": orders, "breaks": self._breaks_with(source, extra, wanted)}
 
-    def _orders_of_phone(self, phone_hash: str, limit: int = 200) -> list[dict[str, Any]]:
-        """The orders of a whole phone number (its keyed hash), newest first. Where a date has
-        its phone index, the orders it lists under the hash's first 32 bits are read, by their
-        ids, and their whole hash compared; a date published before the index had one scans its
-        orders' hashes."""
+    def _newest_orders(self, files: list[str], condition: str, params: dict[str, Any],
+                       limit: int = 200) -> list[dict[str, Any]]:
+        """The orders of the index ``files`` that meet ``condition`` (fixed text), newest first."""
+        if not files:
+            return []
+        return self.query(f"select * exclude (msisdn_hash) from read_parquet($files) where {condition} "
+                          "order by created_at desc limit $n", {"files": files, "n": limit, **params})
+
+    def _orders_of_phone(self, phone_hash: str, days: list[date], limit: int = 200) -> list[dict[str, Any]]:
+        """The orders of a whole phone number (its keyed hash) on ``days``, newest first. Where a
+        date has its phone index, the orders it lists under the hash's first 32 bits are read, by
+        their ids, and their whole hash compared; a date published before the index had one scans
+        its orders' hashes."""
         key = int(phone_hash[:8], 16)
         indexed, scanned = [], []
-        for day in self.dates():
+        for day in days:
             (indexed if Path(self.file(day, "phones")).exists() else scanned).append(day)
         phones = self.holding([self.file(d, "phones") for d in indexed], "msisdn_key", [key])
         order_ids = sorted({r["order_id"] for r in self.query(
             "select distinct order_id from read_parquet($files) where msisdn_key = $k",
             {"files": phones, "k": key})}) if phones else []
-        found: list[dict[str, Any]] = []
         files = self.holding([self.file(d, "orders") for d in indexed], "order_id", order_ids) if order_ids else []
-        if files:
-            found += self.query("select * exclude (msisdn_hash) from read_parquet($files) "
-                                "where order_id in (select unnest($ids::varchar[])) and msisdn_hash = $h "
-                                "order by created_at desc limit $n",
-                                {"files": files, "ids": order_ids, "h": phone_hash, "n": limit})
-        if scanned:  # each part's newest `limit` hold the newest `limit` of both
-            found += self.query("select * exclude (msisdn_hash) from read_parquet($files) where msisdn_hash = $h "
-                                "order by created_at desc limit $n",
-                                {"files": [self.file(d, "orders") for d in scanned], "h": phone_hash, "n": limit})
+        # each part's newest `limit` hold the newest `limit` of both
+        found = (self._newest_orders(files, "order_id in (select unnest($ids::varchar[])) and msisdn_hash = $h",
+                                     {"ids": order_ids, "h": phone_hash}, limit)
+                 + self._newest_orders([self.file(d, "orders") for d in scanned], "msisdn_hash = $h",
+                                       {"h": phone_hash}, limit))
         found.sort(key=lambda r: (r["business_date"], r["order_id"]))
         found.sort(key=lambda r: (r["created_at"] is not None, r["created_at"] or datetime.min), reverse=True)
         return found[:limit]
