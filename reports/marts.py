@@ -34,6 +34,7 @@ DEPENDS_ON = {
     "mart_product_daily": ("mart_order_days",),
     "mart_product_late_vs_ontime": ("mart_order_days", "mart_survey_orders"),
     "mart_product_satisfaction": ("mart_survey_orders",),
+    "mart_product_comments": ("mart_survey_orders",),
     "mart_product_complaints": ("mart_order_days",),
 }
 

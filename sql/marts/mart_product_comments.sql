@@ -14,17 +14,17 @@ with surveys as (
     qualify row_number() over (partition by response_id order by landing_date, source_file, source_line) = 1
 ),
 -- the orders the comments name, each once: its latest own-run evaluation of the window (an
--- order judged again after a backfill moved its order date has two)
+-- order judged again after a backfill moved its order date has two), from the evaluations
+-- looked up for the week's answers (mart_survey_orders), which hold today's
 orders as (
     select
         order_id,
         channel,
         product_type,
         delay_minutes > sla_minutes as is_late
-    from order_eval
+    from mart_survey_orders
     semi join surveys using (order_id)
     where business_date = order_date
-      and order_date between $window_start and $business_date
     qualify row_number() over (partition by order_id order by business_date desc) = 1
 )
 select

@@ -97,6 +97,7 @@ def test_an_answer_takes_the_orders_latest_fields(wh):
     wh.execute("update order_eval set channel = case when business_date = '2026-11-24' then 'web' else 'app' end, "
                "product_type = 'call', delay_minutes = 1, sla_minutes = 30")
     answer(wh, "R1", "A", 5, "quick")
+    wh.model("marts/mart_survey_orders", parameters(DAY))  # what it reads (reports.marts.DEPENDS_ON)
     wh.model("marts/mart_product_comments", parameters(DAY))
     assert wh.rows("select channel from mart_product_comments") == [("app",)]
 
