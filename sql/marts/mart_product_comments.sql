@@ -15,7 +15,7 @@ with surveys as (
 ),
 -- the orders the comments name, each once: its latest own-run evaluation of the window (an
 -- order judged again after a backfill moved its order date has two), from the evaluations
--- looked up for the week's answers (mart_survey_orders), which hold today's
+-- mart_survey_orders looked up for the week's answers, today's among them
 orders as (
     select
         order_id,

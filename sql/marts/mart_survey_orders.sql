@@ -1,7 +1,8 @@
 -- mart_survey_orders: the evaluations, in the 30 days $window_start to $business_date, of the
 -- orders that the week's survey answers and complaints name (in any delivery of them). Read by
--- mart_product_satisfaction (an order's own-run evaluation) and mart_product_late_vs_ontime (its
--- latest): the window's evaluations (10M a day at national scale) are searched once for both.
+-- mart_product_satisfaction and mart_product_comments (an order's own-run evaluation) and
+-- mart_product_late_vs_ontime (its latest): the window's evaluations (10M a day at national
+-- scale) are searched once for all three.
 select
     order_id,
     business_date,
