@@ -11,7 +11,7 @@ import re
 import threading
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Iterable
@@ -160,6 +160,15 @@ class Page:
     @property
     def pages(self) -> int:
         return max(1, -(-self.total // self.page_size))
+
+
+def _newest_first(rows: Iterable[dict[str, Any]], column: str, *ties: str) -> list[dict[str, Any]]:
+    """``rows`` by ``column`` descending, nulls last, then by ``ties``: the order the SQL gives
+    each part of a merged result (a tuple compares its second item only when the first ties, so
+    two nulls are never compared)."""
+    ordered = sorted(rows, key=lambda r: tuple(r[c] for c in ties))
+    ordered.sort(key=lambda r: (r[column] is not None, r[column]), reverse=True)
+    return ordered
 
 
 def _within(value: str | int, lowest: str, highest: str) -> bool:
@@ -515,9 +524,7 @@ class Published:
                                      {"ids": order_ids, "h": phone_hash}, limit)
                  + self._newest_orders([self.file(d, "orders") for d in scanned], "msisdn_hash = $h",
                                        {"h": phone_hash}, limit))
-        found.sort(key=lambda r: (r["business_date"], r["order_id"]))
-        found.sort(key=lambda r: (r["created_at"] is not None, r["created_at"] or datetime.min), reverse=True)
-        return found[:limit]
+        return _newest_first(found, "created_at", "business_date", "order_id")[:limit]
 
     def _breaks_with(self, source: str, extra: dict[str, Any], wanted: list[tuple[str, str]],
                      limit: int = 200) -> list[dict[str, Any]]:
@@ -534,10 +541,7 @@ class Published:
             for row in self.query(f"select {rows} from {source} where {LOOKUP_COLUMNS[column]} = $v "
                                   "order by first_seen desc, break_key limit $n", {**extra, "v": value, "n": limit}):
                 found[row["break_key"]] = row
-        ordered = sorted(found.values(), key=lambda r: r["break_key"])
-        # first_seen desc, nulls last, then the break key: as the pages order them
-        ordered.sort(key=lambda r: (r["first_seen"] is not None, r["first_seen"] or date.min), reverse=True)
-        return ordered[:limit]
+        return _newest_first(found.values(), "first_seen", "break_key")[:limit]  # as the pages order them
 
     def today(self) -> dict[str, Any]:
         day = self.latest()
