@@ -82,6 +82,24 @@ def generate(landing: Path, start: date, days: int, orders: int, seed: int) -> N
                         "--seed", str(seed + first)], check=True, cwd=ROOT)
 
 
+def generate_chunk(landing: Path, start: date, first_night: int, days: int, orders: int, seed: int) -> None:
+    """The chunk of days (as generate() draws them) that holds night ``first_night``."""
+    chunk = max(1, GENERATE_CHUNK_ORDERS // orders)
+    first = first_night - first_night % chunk
+    subprocess.run([sys.executable, "-m", "etl.cli", "generate", "--out", str(landing),
+                    "--start", (start + timedelta(days=first)).isoformat(), "--days", str(min(chunk, days - first)),
+                    "--orders-per-day", str(orders), "--seed", str(seed + first)], check=True, cwd=ROOT)
+
+
+def prune(landing: Path, run_dir: Path, day: date) -> None:
+    """Delete what the nights after ``day`` do not read: its landing files and staging (its rows
+    are in the warehouse), and the outputs of the night before it (a night reads the previous
+    night's published console files)."""
+    shutil.rmtree(landing / day.isoformat(), ignore_errors=True)
+    shutil.rmtree(run_dir / "staging" / day.isoformat(), ignore_errors=True)
+    shutil.rmtree(run_dir / "out" / (day - timedelta(days=1)).isoformat(), ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=1_000_000)
@@ -95,12 +113,16 @@ def main() -> None:
                         help="retention.keep_days for the run (default: the configured one)")
     parser.add_argument("--ops-resolve-after", type=int, default=None, metavar="DAYS",
                         help="after each night, resolve the breaks open DAYS or more days (recon resolve --file)")
+    parser.add_argument("--prune", action="store_true",
+                        help="generate the days a chunk at a time, and after each night delete what no later night "
+                             "reads (its landing files, staging, and outputs but the last two nights'): 90 nights "
+                             "at 1M orders then need ~25 GB of disk, not ~70")
     args = parser.parse_args()
     start = date.fromisoformat(args.start)
     last = start + timedelta(days=args.days - 1)
     work = args.work / f"history-n{args.orders}-d{args.days}"
     landing = work / "landing"
-    if not (landing / last.isoformat()).exists():
+    if not args.prune and not (landing / last.isoformat()).exists():
         generate(landing, start, args.days, args.orders, args.seed)
     run_dir = work / ("run" + run_suffix(args))
     shutil.rmtree(run_dir, ignore_errors=True)
@@ -113,6 +135,8 @@ def main() -> None:
     nights = []
     for i in range(args.days):  # one process per night, as the scheduler runs it
         day = start + timedelta(days=i)
+        if args.prune and not (landing / day.isoformat()).exists():
+            generate_chunk(landing, start, i, args.days, args.orders, args.seed)
         before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         subprocess.run([sys.executable, "-m", "etl.cli", "run", "--date", day.isoformat()],
@@ -141,6 +165,8 @@ def main() -> None:
               f"warehouse {n['warehouse']['used_mb']} MB used / {n['warehouse']['file_mb']} MB file  "
               f"yardstick {n['warehouse']['reference_classification_s']}s")
         write_result(args, nights)  # after every night: a long run stopped early keeps what it measured
+        if args.prune:
+            prune(landing, run_dir, day)
     print(f"written {result_path(args)}")
 
 
